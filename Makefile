@@ -1,0 +1,44 @@
+# webhookd — the two set-up commands are `make run` and `make test`; both install what is missing.
+SHELL := /bin/bash
+SWIFT ?= swift
+SWIFT_BUILD_FLAGS ?=
+APT_PACKAGES := libssl-dev libpq-dev pkg-config postgresql openssl curl
+# Tools the benchmark needs on top of the build dependencies.
+BENCH_PACKAGES := nginx apache2-utils
+
+.PHONY: all build deps test lint run bench clean release
+
+all: build
+
+## deps: install the C libraries and a PostgreSQL server with apt when they are missing (quiet when present)
+deps:
+	@bash scripts/deps.sh $(APT_PACKAGES)
+
+build: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+
+release: deps
+	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
+
+## lint: swift-format ships with the toolchain
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+
+## test: the whole suite, integration tests included, against a PostgreSQL the suite starts itself
+test: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --build-tests
+	$(MAKE) --no-print-directory lint
+	WEBHOOKD_BINARY="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/webhookd" \
+	  $(SWIFT) test $(SWIFT_BUILD_FLAGS) --skip-build --parallel
+
+## run: the five-minute demo — dev PKI, embedded PostgreSQL, serve on 127.0.0.1:8443
+run: build
+	"$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/webhookd" dev
+
+## bench: keep-alive deliveries/s and full handshakes/s, next to nginx with mTLS in the same run
+bench: release
+	@bash scripts/deps.sh $(BENCH_PACKAGES)
+	bash bench/run.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,69 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings every Swift target of ours shares (STYLE.md §2): warnings are errors, and the upcoming
+/// features that keep C types from leaking across module boundaries.
+let strict: [SwiftSetting] = [
+    .treatAllWarnings(as: .error),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+let package = Package(
+    name: "webhookd",
+    products: [
+        .executable(name: "webhookd", targets: ["webhookd"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries: headers and link lines only, plus macro shims (STYLE.md §1.1).
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CLinux"),
+
+        // Our modules, in dependency order (ARCHITECTURE.md).
+        .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "HTTP1", swiftSettings: strict),
+        .target(name: "Postgres", dependencies: ["CLibPQ", logging], swiftSettings: strict),
+        .target(
+            name: "Receiver",
+            dependencies: ["TLS", "HTTP1", "Postgres", "CLinux", logging],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "webhookd",
+            dependencies: [
+                "Receiver", "TLS", "Postgres", logging,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Test support: per-run PKI, the PostgreSQL fixture, TLS clients, subprocess helpers.
+        .target(
+            name: "TestSupport",
+            dependencies: ["TLS", "Postgres", "Receiver", logging],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strict),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ReceiverTests",
+            dependencies: ["Receiver", "TLS", "Postgres", "HTTP1", "TestSupport", logging],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["Receiver", "TLS", "Postgres", "TestSupport"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,4 @@
+#ifndef WEBHOOKD_CLIBPQ_SHIM_H
+#define WEBHOOKD_CLIBPQ_SHIM_H
+#include <libpq-fe.h>
+#endif

@@ -1,0 +1,1 @@
+// The Receiver module; see ARCHITECTURE.md.

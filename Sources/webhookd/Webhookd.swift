@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Webhookd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "webhookd",
+        abstract: "Receives webhooks over mutual TLS and commits them to PostgreSQL."
+    )
+}
