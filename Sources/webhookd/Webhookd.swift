@@ -4,6 +4,7 @@ import ArgumentParser
 struct Webhookd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "webhookd",
-        abstract: "Receives webhooks over mutual TLS and commits them to PostgreSQL."
+        abstract: "Receives webhooks over mutual TLS and commits them to PostgreSQL.",
+        subcommands: [MigrateCommand.self, ClientsCommand.self]
     )
 }

@@ -1,0 +1,76 @@
+import Foundation
+
+extension ClientRecord {
+    /// A JSON object with SPEC's column names, for `--json` output.
+    package var jsonObject: [String: Any] {
+        [
+            "client_id": clientID, "description": description, "enabled": enabled, "endpoints": endpoints,
+            "pins_sha256": pinsSHA256, "issuers_sha256": issuersSHA256, "created_at": createdAt,
+            "updated_at": updatedAt, "last_seen_at": lastSeenAt ?? NSNull(),
+            "last_cert_not_after": lastCertNotAfter ?? NSNull(),
+        ]
+    }
+
+    /// `key: value` lines for `clients show`.
+    package var detailLines: [String] {
+        [
+            "client_id: \(clientID)",
+            "description: \(description)",
+            "enabled: \(enabled)",
+            "endpoints: \(endpoints.isEmpty ? "(none)" : endpoints.joined(separator: ","))",
+            "pins_sha256: \(pinsSHA256.isEmpty ? "(any)" : pinsSHA256.joined(separator: ","))",
+            "issuers_sha256: \(issuersSHA256.isEmpty ? "(any configured CA)" : issuersSHA256.joined(separator: ","))",
+            "created_at: \(createdAt)",
+            "updated_at: \(updatedAt)",
+            "last_seen_at: \(lastSeenAt ?? "never")",
+            "last_cert_not_after: \(lastCertNotAfter ?? "unknown")",
+        ]
+    }
+
+    /// An aligned table of clients for `clients list`.
+    package static func table(_ records: [ClientRecord]) -> String {
+        let header = ["CLIENT", "ENABLED", "ENDPOINTS", "PINS", "ISSUERS", "LAST SEEN", "DESCRIPTION"]
+        let rows = records.map { record in
+            [
+                record.clientID, record.enabled ? "yes" : "no",
+                record.endpoints.isEmpty ? "-" : record.endpoints.joined(separator: ","),
+                String(record.pinsSHA256.count), String(record.issuersSHA256.count), record.lastSeenAt ?? "never",
+                record.description,
+            ]
+        }
+        return TextTable.render(header: header, rows: rows)
+    }
+
+    /// JSON text of `records`, pretty-printed with sorted keys.
+    package static func json(_ records: [ClientRecord]) -> String {
+        TextTable.json(records.map(\.jsonObject))
+    }
+}
+
+/// Plain-text tables and JSON for command output.
+package enum TextTable {
+    /// Columns padded to their widest cell, two spaces apart; the last column is not padded.
+    package static func render(header: [String], rows: [[String]]) -> String {
+        let all = [header] + rows
+        var widths = Array(repeating: 0, count: header.count)
+        for row in all {
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        return all.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+
+    /// Pretty, key-sorted JSON for any JSON-compatible value.
+    package static func json(_ value: Any) -> String {
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { return "null" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

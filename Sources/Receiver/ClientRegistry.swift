@@ -1,0 +1,248 @@
+package import Postgres
+
+/// One registered client, as the `clients` table holds it.
+package struct ClientRecord: Sendable, Equatable {
+    /// The certificate CN this client presents.
+    package var clientID: String
+    /// Free text for operators.
+    package var description: String
+    /// Disabled clients are refused (403 `client_disabled`).
+    package var enabled: Bool
+    /// Granted endpoint names; `*` grants every endpoint.
+    package var endpoints: [String]
+    /// Allowed leaf certificate SHA-256 fingerprints (64 lower-case hex); empty = any.
+    package var pinsSHA256: [String]
+    /// Allowed issuing CA certificate SHA-256 fingerprints; empty = any configured CA.
+    package var issuersSHA256: [String]
+    /// Timestamps as PostgreSQL prints them (ISO 8601); nil when never set.
+    package var createdAt: String
+    package var updatedAt: String
+    package var lastSeenAt: String?
+    package var lastCertNotAfter: String?
+}
+
+/// The `webhookd clients …` operations on the `clients` table. Every value travels as a bound parameter.
+package struct ClientRegistry {
+    private let connection: PGConnection
+
+    /// Uses `connection` for every operation.
+    package init(connection: PGConnection) {
+        self.connection = connection
+    }
+
+    /// Registers a new client.
+    /// - Throws: `RegistryError.invalidInput` for a bad id, endpoint or fingerprint;
+    ///   `.alreadyExists` when the id is taken.
+    package func add(
+        clientID: String, endpoints: [String], description: String, pins: [String], issuers: [String]
+    ) throws(RegistryError) -> ClientRecord {
+        let id = try ClientValidation.clientID(clientID)
+        let endpoints = try ClientValidation.endpoints(endpoints)
+        let pins = try pins.map { pin throws(RegistryError) in try ClientValidation.fingerprint(pin, flag: "--pin-sha256") }
+        let issuers = try issuers.map { issuer throws(RegistryError) in try ClientValidation.fingerprint(issuer, flag: "--issuer-sha256") }
+        do {
+            let result = try connection.query(
+                """
+                INSERT INTO clients (client_id, description, endpoints, pins_sha256, issuers_sha256)
+                VALUES ($1, $2, $3::text[], $4::text[], $5::text[])
+                RETURNING \(Self.columns)
+                """,
+                [.text(id), .text(description), .textArray(endpoints), .textArray(pins), .textArray(issuers)])
+            return Self.records(result)[0]
+        } catch let error where error.sqlState == "23505" {
+            throw RegistryError(
+                .alreadyExists,
+                "client \(id) already exists; use 'webhookd clients grant \(id) ENDPOINT' or 'webhookd clients enable \(id)' to change it"
+            )
+        } catch {
+            throw RegistryError(database: error)
+        }
+    }
+
+    /// Every client, ordered by id.
+    package func list() throws(RegistryError) -> [ClientRecord] {
+        do {
+            return try Self.records(connection.query("SELECT \(Self.columns) FROM clients ORDER BY client_id"))
+        } catch {
+            throw RegistryError(database: error)
+        }
+    }
+
+    /// One client.
+    /// - Throws: `.notFound` when no client has this id.
+    package func show(_ clientID: String) throws(RegistryError) -> ClientRecord {
+        let records: [ClientRecord]
+        do {
+            records = try Self.records(
+                connection.query("SELECT \(Self.columns) FROM clients WHERE client_id = $1", [.text(clientID)]))
+        } catch {
+            throw RegistryError(database: error)
+        }
+        guard let record = records.first else { throw RegistryError.notFound(clientID) }
+        return record
+    }
+
+    /// Enables or disables a client.
+    @discardableResult
+    package func setEnabled(_ clientID: String, _ enabled: Bool) throws(RegistryError) -> ClientRecord {
+        try update(clientID, "UPDATE clients SET enabled = $2 WHERE client_id = $1 RETURNING \(Self.columns)", [.bool(enabled)])
+    }
+
+    /// Grants an endpoint (idempotent).
+    @discardableResult
+    package func grant(_ clientID: String, endpoint: String) throws(RegistryError) -> ClientRecord {
+        let name = try ClientValidation.endpoint(endpoint)
+        return try update(
+            clientID,
+            """
+            UPDATE clients SET endpoints = CASE WHEN $2 = ANY(endpoints) THEN endpoints ELSE endpoints || $2 END
+            WHERE client_id = $1 RETURNING \(Self.columns)
+            """, [.text(name)])
+    }
+
+    /// Takes an endpoint grant away (idempotent).
+    @discardableResult
+    package func revokeEndpoint(_ clientID: String, endpoint: String) throws(RegistryError) -> ClientRecord {
+        let name = try ClientValidation.endpoint(endpoint)
+        return try update(
+            clientID, "UPDATE clients SET endpoints = array_remove(endpoints, $2) WHERE client_id = $1 RETURNING \(Self.columns)",
+            [.text(name)])
+    }
+
+    /// Deletes a client. Its deliveries stay.
+    package func remove(_ clientID: String) throws(RegistryError) {
+        let result: PGResult
+        do {
+            result = try connection.query("DELETE FROM clients WHERE client_id = $1", [.text(clientID)])
+        } catch {
+            throw RegistryError(database: error)
+        }
+        if result.affectedRows == 0 { throw RegistryError.notFound(clientID) }
+    }
+
+    private func update(_ clientID: String, _ sql: String, _ extra: [PGValue]) throws(RegistryError) -> ClientRecord {
+        let records: [ClientRecord]
+        do {
+            records = try Self.records(connection.query(sql, [.text(clientID)] + extra))
+        } catch {
+            throw RegistryError(database: error)
+        }
+        guard let record = records.first else { throw RegistryError.notFound(clientID) }
+        return record
+    }
+
+    static let columns = """
+        client_id, description, enabled, endpoints, pins_sha256, issuers_sha256, \
+        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \
+        to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \
+        to_char(last_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \
+        to_char(last_cert_not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        """
+
+    static func records(_ result: PGResult) -> [ClientRecord] {
+        (0..<result.rowCount).map { row in
+            ClientRecord(
+                clientID: result.string(row, 0) ?? "",
+                description: result.string(row, 1) ?? "",
+                enabled: result.bool(row, 2) ?? false,
+                endpoints: (result.textArray(row, 3) ?? []).compactMap { $0 },
+                pinsSHA256: (result.textArray(row, 4) ?? []).compactMap { $0 },
+                issuersSHA256: (result.textArray(row, 5) ?? []).compactMap { $0 },
+                createdAt: result.string(row, 6) ?? "",
+                updatedAt: result.string(row, 7) ?? "",
+                lastSeenAt: result.string(row, 8),
+                lastCertNotAfter: result.string(row, 9))
+        }
+    }
+}
+
+/// What `ClientRegistry` reports: invalid input, a missing or duplicate client, or a database failure.
+package struct RegistryError: Error, Sendable, CustomStringConvertible {
+    /// The kind of failure; open for additions.
+    package struct Code: Hashable, Sendable {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        /// A client id, endpoint name or fingerprint does not have the required form.
+        package static let invalidInput = Code("invalid input")
+        /// No client has this id.
+        package static let notFound = Code("not found")
+        /// A client with this id already exists.
+        package static let alreadyExists = Code("already exists")
+        /// The database failed.
+        package static let database = Code("database")
+    }
+
+    package var code: Code
+    package var message: String
+    /// The underlying database error, when there is one.
+    package var underlying: PostgresError?
+
+    package init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    init(database error: PostgresError) {
+        self.code = .database
+        self.message = error.message
+        self.underlying = error
+    }
+
+    static func notFound(_ clientID: String) -> RegistryError {
+        RegistryError(.notFound, "no client named \(clientID); 'webhookd clients list' shows the registered ones")
+    }
+
+    package var description: String { message }
+}
+
+/// The rules for client ids, endpoint names and fingerprints (SPEC).
+package enum ClientValidation {
+    /// A client id is the certificate CN: 1–255 bytes of UTF-8 without control characters.
+    package static func clientID(_ id: String) throws(RegistryError) -> String {
+        guard !id.isEmpty, id.utf8.count <= 255 else {
+            throw RegistryError(.invalidInput, "client id must be 1 to 255 bytes long")
+        }
+        guard !id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw RegistryError(.invalidInput, "client id must not contain control characters")
+        }
+        return id
+    }
+
+    /// True when `name` matches `[A-Za-z0-9._-]{1,64}`.
+    package static func isEndpointName(_ name: String) -> Bool {
+        let bytes = name.utf8
+        return (1...64).contains(bytes.count)
+            && bytes.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == 0x2E || byte == 0x5F || byte == 0x2D
+            }
+    }
+
+    /// An endpoint grant: a name matching `[A-Za-z0-9._-]{1,64}`, or `*` for every endpoint.
+    package static func endpoint(_ name: String) throws(RegistryError) -> String {
+        guard name == "*" || isEndpointName(name) else {
+            throw RegistryError(
+                .invalidInput, "endpoint '\(name)' is not valid: use 1 to 64 of A-Z a-z 0-9 . _ - (or '*' for all)")
+        }
+        return name
+    }
+
+    /// Validated endpoint grants, duplicates removed, order kept.
+    package static func endpoints(_ names: [String]) throws(RegistryError) -> [String] {
+        var seen: [String] = []
+        for name in names where !seen.contains(name) {
+            seen.append(try endpoint(name))
+        }
+        return seen
+    }
+
+    /// A SHA-256 fingerprint normalised to 64 lower-case hex digits (colons and upper case accepted).
+    package static func fingerprint(_ text: String, flag: String) throws(RegistryError) -> String {
+        let hex = String(text.unicodeScalars.filter { $0 != ":" }).lowercased()
+        guard hex.utf8.count == 64, hex.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
+        else {
+            throw RegistryError(.invalidInput, "\(flag) '\(text)' is not a SHA-256 fingerprint (64 hex digits)")
+        }
+        return hex
+    }
+}

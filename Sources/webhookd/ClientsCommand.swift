@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import Postgres
+import Receiver
+
+struct ClientsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clients",
+        abstract: "Manage the clients allowed to deliver (changes reach a running server within 1 s).",
+        subcommands: [Add.self, List.self, Show.self, Disable.self, Enable.self, Remove.self, Grant.self, RevokeEndpoint.self]
+    )
+
+    @discardableResult
+    /// Runs `body` with a registry on the configured database; registry errors exit 1 with their line.
+    static func withRegistry<T>(_ options: DatabaseOptions, _ body: (ClientRegistry) throws -> T) throws -> T {
+        try options.withConnection { connection in
+            do {
+                return try body(ClientRegistry(connection: connection))
+            } catch let error as RegistryError {
+                throw error.code == .database && error.underlying?.isConnectionProblem == true
+                    ? CommandFailure.usage(error.message) : CommandFailure.failure(error.message)
+            }
+        }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a client (its certificate CN).")
+        @Argument(help: "Client id: the CN of the client's certificate") var id: String
+        @Option(name: .customLong("endpoint"), help: "Endpoint name to grant (repeatable); '*' grants every endpoint")
+        var endpoints: [String] = []
+        @Option(help: "Free text for operators") var description: String = ""
+        @Option(name: .customLong("pin-sha256"), help: "Allowed leaf certificate SHA-256 (repeatable)") var pins: [String] = []
+        @Option(name: .customLong("issuer-sha256"), help: "Allowed issuing CA certificate SHA-256 (repeatable)")
+        var issuers: [String] = []
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            reportingFailures {
+                let record = try ClientsCommand.withRegistry(database) {
+                    try $0.add(clientID: id, endpoints: endpoints, description: description, pins: pins, issuers: issuers)
+                }
+                let granted = record.endpoints.isEmpty ? "no endpoints yet" : "endpoints " + record.endpoints.joined(separator: ",")
+                print("added client \(record.clientID) (\(granted))")
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List registered clients.")
+        @Flag(help: "Print JSON") var json = false
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            reportingFailures {
+                let records = try ClientsCommand.withRegistry(database) { try $0.list() }
+                if json {
+                    print(ClientRecord.json(records))
+                } else if records.isEmpty {
+                    print("no clients registered; add one with: webhookd clients add ID --endpoint NAME")
+                } else {
+                    print(ClientRecord.table(records))
+                }
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one client.")
+        @Argument var id: String
+        @Flag(help: "Print JSON") var json = false
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            reportingFailures {
+                let record = try ClientsCommand.withRegistry(database) { try $0.show(id) }
+                print(json ? TextTable.json(record.jsonObject) : record.detailLines.joined(separator: "\n"))
+            }
+        }
+    }
+
+    struct Disable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Refuse a client (403) without removing it.")
+        @Argument var id: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            reportingFailures {
+                try ClientsCommand.withRegistry(database) { try $0.setEnabled(id, false) }
+                print("disabled client \(id)")
+            }
+        }
+    }
+
+    struct Enable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Allow a disabled client again.")
+        @Argument var id: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            reportingFailures {
+                try ClientsCommand.withRegistry(database) { try $0.setEnabled(id, true) }
+                print("enabled client \(id)")
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a client (its deliveries stay).")
+        @Argument var id: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            reportingFailures {
+                try ClientsCommand.withRegistry(database) { try $0.remove(id) }
+                print("removed client \(id)")
+            }
+        }
+    }
+
+    struct Grant: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Grant a client an endpoint ('*' = every endpoint).")
+        @Argument var id: String
+        @Argument var endpoint: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            reportingFailures {
+                let record = try ClientsCommand.withRegistry(database) { try $0.grant(id, endpoint: endpoint) }
+                print("client \(id) endpoints: \(record.endpoints.joined(separator: ","))")
+            }
+        }
+    }
+
+    struct RevokeEndpoint: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-endpoint", abstract: "Take an endpoint grant away from a client.")
+        @Argument var id: String
+        @Argument var endpoint: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            reportingFailures {
+                let record = try ClientsCommand.withRegistry(database) { try $0.revokeEndpoint(id, endpoint: endpoint) }
+                let left = record.endpoints.isEmpty ? "(none)" : record.endpoints.joined(separator: ",")
+                print("client \(id) endpoints: \(left)")
+            }
+        }
+    }
+}
