@@ -140,7 +140,9 @@ package enum PKI {
             throw TLSError.drained(.pki, "could not sign the CRL")
         }
         let bio = try MemoryBIO()
-        guard PEM_write_bio_X509_CRL(bio.raw, crl) == 1 else { throw TLSError.drained(.pki, "could not encode the CRL") }
+        guard PEM_write_bio_X509_CRL(bio.raw, crl) == 1 else {
+            throw TLSError.drained(.pki, "could not encode the CRL")
+        }
         return bio.string
     }
 
@@ -171,11 +173,11 @@ package enum PKI {
     }
 
     /// Adds one name entry; `set` follows `X509_NAME_add_entry_by_txt` (0 = new RDN, -1 = join the previous).
-    static func addNameEntry(_ name: OpaquePointer, _ attribute: String, _ value: String, set: Int32) throws(TLSError)
-    {
+    static func addNameEntry(_ name: OpaquePointer, _ attribute: String, _ value: String, set: Int32) throws(TLSError) {
         let bytes = Array(value.utf8)
         let ok = bytes.withUnsafeBufferPointer { buffer in
-            X509_NAME_add_entry_by_txt(name, attribute, COpenSSL_MBSTRING_UTF8, buffer.baseAddress, Int32(buffer.count), -1, set)
+            X509_NAME_add_entry_by_txt(
+                name, attribute, COpenSSL_MBSTRING_UTF8, buffer.baseAddress, Int32(buffer.count), -1, set)
         }
         guard ok == 1 else { throw TLSError.drained(.pki, "could not add \(attribute)=\(value) to a name") }
     }

@@ -31,7 +31,8 @@ extension TLSContext {
         let (leaf, chain, key) = try loadIdentity(configuration)
         let now = currentUnixTime()
         let leafFacts = leaf.facts
-        let certWhat = configuration.pkcs12Path.map { "\(Flag.pkcs12) \($0)" }
+        let certWhat =
+            configuration.pkcs12Path.map { "\(Flag.pkcs12) \($0)" }
             ?? "\(Flag.cert) \(configuration.certificateChainPath ?? "")"
         if leafFacts.notAfter < now {
             throw configurationError("\(certWhat) expired on \(utcDateString(leafFacts.notAfter))")
@@ -49,7 +50,8 @@ extension TLSContext {
             for list in found {
                 guard authorities.contains(where: { list.isSigned(by: $0) }) else {
                     throw configurationError(
-                        "\(what) holds a CRL issued by \(list.issuer) that is not signed by a \(Flag.clientCA) certificate")
+                        "\(what) holds a CRL issued by \(list.issuer) that is not signed by a \(Flag.clientCA) certificate"
+                    )
                 }
                 if let next = list.nextUpdate, next < now {
                     warnings.append(
@@ -130,9 +132,10 @@ extension TLSContext {
         // PKCS12_parse tries both NULL and "" when given no passphrase.
         let parsed: Int32
         if secret != nil {
-            parsed = secret?.withUnsafeMutableBytes { buffer in
-                PKCS12_parse(p12, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), &pkey, &x509, &extra)
-            } ?? 0
+            parsed =
+                secret?.withUnsafeMutableBytes { buffer in
+                    PKCS12_parse(p12, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), &pkey, &x509, &extra)
+                } ?? 0
         } else {
             parsed = PKCS12_parse(p12, nil, &pkey, &x509, &extra)
         }

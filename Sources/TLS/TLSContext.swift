@@ -64,7 +64,9 @@ package final class TLSContext: @unchecked Sendable {
         self.configuration = configuration
         self.serverCertificate = material.leaf.facts
         self.caCertificates = material.certificateAuthorities.map(\.facts)
-        self.crls = material.revocationLists.map { CRLFacts(issuer: $0.list.issuer, nextUpdate: $0.list.nextUpdate, path: $0.path) }
+        self.crls = material.revocationLists.map {
+            CRLFacts(issuer: $0.list.issuer, nextUpdate: $0.list.nextUpdate, path: $0.path)
+        }
         self.warnings = material.warnings
         try configureProtocol()
         try configureIdentity(material)

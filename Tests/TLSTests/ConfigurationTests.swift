@@ -42,9 +42,15 @@ struct ConfigurationTests {
 
     @Test func missingFileNamesTheFlagAndFile() {
         let missing = "\(pki.directory)/nope.pem"
-        #expect(error(configuration(clientCA: missing))?.description == "--client-ca \(missing) cannot be read: No such file or directory")
-        #expect(error(configuration(cert: missing))?.description == "--cert \(missing) cannot be read: No such file or directory")
-        #expect(error(configuration(crls: [missing]))?.description == "--crl \(missing) cannot be read: No such file or directory")
+        #expect(
+            error(configuration(clientCA: missing))?.description
+                == "--client-ca \(missing) cannot be read: No such file or directory")
+        #expect(
+            error(configuration(cert: missing))?.description
+                == "--cert \(missing) cannot be read: No such file or directory")
+        #expect(
+            error(configuration(crls: [missing]))?.description
+                == "--crl \(missing) cannot be read: No such file or directory")
         #expect(error(configuration(clientCA: missing))?.code == .configuration)
     }
 
@@ -57,12 +63,16 @@ struct ConfigurationTests {
     }
 
     @Test func caFileWithOnlyALeafIsRefused() {
-        #expect(error(configuration(clientCA: pki.leafOnlyBundle))?.description == "--client-ca \(pki.leafOnlyBundle) holds no CA certificate")
+        #expect(
+            error(configuration(clientCA: pki.leafOnlyBundle))?.description
+                == "--client-ca \(pki.leafOnlyBundle) holds no CA certificate")
     }
 
     @Test func keyNotMatchingCertificateIsRefused() {
         let wrongKey = pki.validClient.keyPath
-        #expect(error(configuration(key: wrongKey))?.description == "--key \(wrongKey) does not match --cert \(pki.serverCertificate)")
+        #expect(
+            error(configuration(key: wrongKey))?.description
+                == "--key \(wrongKey) does not match --cert \(pki.serverCertificate)")
     }
 
     @Test func expiredServerCertificateIsRefused() throws {
@@ -77,11 +87,15 @@ struct ConfigurationTests {
 
     @Test func crlSignedByUnknownCAIsRefused() {
         let crl = pki.untrustedCRL
-        #expect(error(configuration(crls: [crl]))?.description == "--crl \(crl) holds a CRL issued by CN=Test Untrusted CA,O=webhookd tests that is not signed by a --client-ca certificate")
+        #expect(
+            error(configuration(crls: [crl]))?.description
+                == "--crl \(crl) holds a CRL issued by CN=Test Untrusted CA,O=webhookd tests that is not signed by a --client-ca certificate"
+        )
     }
 
     @Test func encryptedKeyWorksWithItsPassphraseFile() throws {
-        let context = try TLSContext(configuration: configuration(key: pki.serverKeyEncrypted, passphrase: pki.serverKeyPassphraseFile))
+        let context = try TLSContext(
+            configuration: configuration(key: pki.serverKeyEncrypted, passphrase: pki.serverKeyPassphraseFile))
         #expect(context.serverCertificate.commonNames == ["localhost"])
         let (server, _) = try TLSTestHelpers.attempt(pki.validClient, context: context)
         #expect(server.failure == nil)
@@ -90,8 +104,12 @@ struct ConfigurationTests {
     @Test func encryptedKeyWithWrongOrMissingPassphraseIsRefused() throws {
         let wrong = try write("wrong-passphrase.txt", "not it\n")
         let key = pki.serverKeyEncrypted
-        #expect(error(configuration(key: key, passphrase: wrong))?.description == "--key \(key) cannot be decrypted with --key-passphrase-file \(wrong) (wrong passphrase?)")
-        #expect(error(configuration(key: key))?.description == "--key \(key) is encrypted and no --key-passphrase-file was given")
+        #expect(
+            error(configuration(key: key, passphrase: wrong))?.description
+                == "--key \(key) cannot be decrypted with --key-passphrase-file \(wrong) (wrong passphrase?)")
+        #expect(
+            error(configuration(key: key))?.description
+                == "--key \(key) is encrypted and no --key-passphrase-file was given")
         #expect(error(configuration(key: key, passphrase: wrong))?.debugDescription.contains("[") == true)
     }
 
@@ -108,12 +126,19 @@ struct ConfigurationTests {
         #expect((try client.get()).status == 200)
 
         let wrong = try write("wrong-p12-passphrase.txt", "nope\n")
-        #expect(error(configuration(passphrase: wrong, pkcs12: p12))?.description == "--pkcs12 \(p12) cannot be decrypted with --key-passphrase-file \(wrong) (wrong passphrase?)")
-        #expect(error(configuration(pkcs12: p12))?.description == "--pkcs12 \(p12) is encrypted and no --key-passphrase-file was given")
+        #expect(
+            error(configuration(passphrase: wrong, pkcs12: p12))?.description
+                == "--pkcs12 \(p12) cannot be decrypted with --key-passphrase-file \(wrong) (wrong passphrase?)")
+        #expect(
+            error(configuration(pkcs12: p12))?.description
+                == "--pkcs12 \(p12) is encrypted and no --key-passphrase-file was given")
     }
 
     @Test func bundleWithSeveralCAsAndLeavesTrustsOnlyCAsWithAWarning() throws {
-        let mixed = try write("mixed-bundle.pem", try String(contentsOfFile: pki.clientCABundle, encoding: .utf8) + (try String(contentsOfFile: pki.serverCertificate, encoding: .utf8)))
+        let mixed = try write(
+            "mixed-bundle.pem",
+            try String(contentsOfFile: pki.clientCABundle, encoding: .utf8)
+                + (try String(contentsOfFile: pki.serverCertificate, encoding: .utf8)))
         let context = try TLSContext(configuration: configuration(clientCA: mixed))
         #expect(context.caCertificates.count == 2)
         #expect(context.warnings.count == 1)

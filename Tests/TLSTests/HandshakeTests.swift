@@ -7,7 +7,9 @@ import Testing
 struct HandshakeTests {
     let pki = TLSTestHelpers.pki
 
-    @Test("valid client certificate completes and its facts match openssl x509", arguments: [TLSProtocolVersion.tls12, .tls13])
+    @Test(
+        "valid client certificate completes and its facts match openssl x509",
+        arguments: [TLSProtocolVersion.tls12, .tls13])
     func validClientCompletesWithFactsMatchingOpenSSL(version: TLSProtocolVersion) throws {
         let (server, client) = try TLSTestHelpers.attempt(
             pki.validClient, context: try TLSTestHelpers.serverContext(), maximumVersion: version)
@@ -18,9 +20,17 @@ struct HandshakeTests {
         let peer = try #require(server.peer)
         let path = pki.validClient.certificatePath
         #expect(peer.sha256 == (try TLSTestHelpers.fingerprint(path)))
-        #expect(peer.serialHex == TLSTestHelpers.value(try TLSTestHelpers.openssl(["x509", "-in", path, "-noout", "-serial"])))
-        #expect(peer.subject == TLSTestHelpers.value(try TLSTestHelpers.openssl(["x509", "-in", path, "-noout", "-subject", "-nameopt", "RFC2253"])))
-        #expect(peer.issuer == TLSTestHelpers.value(try TLSTestHelpers.openssl(["x509", "-in", path, "-noout", "-issuer", "-nameopt", "RFC2253"])))
+        #expect(
+            peer.serialHex
+                == TLSTestHelpers.value(try TLSTestHelpers.openssl(["x509", "-in", path, "-noout", "-serial"])))
+        #expect(
+            peer.subject
+                == TLSTestHelpers.value(
+                    try TLSTestHelpers.openssl(["x509", "-in", path, "-noout", "-subject", "-nameopt", "RFC2253"])))
+        #expect(
+            peer.issuer
+                == TLSTestHelpers.value(
+                    try TLSTestHelpers.openssl(["x509", "-in", path, "-noout", "-issuer", "-nameopt", "RFC2253"])))
         #expect(peer.subject == "CN=acme,O=Example")
         #expect(peer.commonNames == ["acme"])
         #expect(peer.identity == .success("acme"))
@@ -29,7 +39,8 @@ struct HandshakeTests {
         #expect(server.cipherName.hasPrefix(version == .tls13 ? "TLS_" : "ECDHE-"))
     }
 
-    @Test("refused certificates fail the handshake with the SPEC reason", arguments: [TLSProtocolVersion.tls12, .tls13])
+    @Test(
+        "refused certificates fail the handshake with the SPEC reason", arguments: [TLSProtocolVersion.tls12, .tls13])
     func refusedCertificatesFailWithReason(version: TLSProtocolVersion) throws {
         let context = try TLSTestHelpers.serverContext()
         let cases: [(TestSupportClientFiles, RefusalReason)] = [
@@ -85,7 +96,8 @@ struct HandshakeTests {
     }
 
     @Test func chainOfFourIntermediatesIsAllowedAtDepthFour() throws {
-        let (server, _) = try TLSTestHelpers.attempt(pki.deepestAllowedClient, context: try TLSTestHelpers.serverContext())
+        let (server, _) = try TLSTestHelpers.attempt(
+            pki.deepestAllowedClient, context: try TLSTestHelpers.serverContext())
         #expect(server.failure == nil, "\(String(describing: server.failure))")
     }
 
@@ -131,7 +143,9 @@ struct HandshakeTests {
         let context = try TLSTestHelpers.serverContext(crls: [pki.rootCRLRevoking])
         let (server, client) = try TLSTestHelpers.attempt(pki.revokedClient, context: context, maximumVersion: .tls13)
         #expect(server.failure?.reason == .revoked)
-        #expect(server.failure?.peerCertificate?.sha256 == (try TLSTestHelpers.fingerprint(pki.revokedClient.certificatePath)))
+        #expect(
+            server.failure?.peerCertificate?.sha256
+                == (try TLSTestHelpers.fingerprint(pki.revokedClient.certificatePath)))
         guard case .failure(let seen) = client else {
             Issue.record("client got an HTTP answer")
             return

@@ -69,7 +69,9 @@ struct PKITests {
         #expect(facts.serialHex == "8F01")
         let path = try TestPKI.makeTemporaryDirectory(prefix: "webhookd-facts") + "/c.crt"
         try certificate.pem.write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(facts.serialHex == TLSTestHelpers.value(try TLSTestHelpers.openssl(["x509", "-in", path, "-noout", "-serial"])))
+        #expect(
+            facts.serialHex
+                == TLSTestHelpers.value(try TLSTestHelpers.openssl(["x509", "-in", path, "-noout", "-serial"])))
         #expect(facts.sha256 == (try TLSTestHelpers.fingerprint(path)))
         #expect(certificate.der.count > 100)
         #expect(try Certificate.loadAll(pem: certificate.pem).first?.facts == facts)

@@ -24,8 +24,7 @@ enum TLSTestHelpers {
     /// One connection: the server's outcome and what the client got from handshake + GET.
     static func attempt(
         _ client: TestSupportClientFiles?, context: TLSContext, maximumVersion: TLSProtocolVersion? = nil
-    ) throws -> (server: TestSupportServerOutcome, client: Result<TLSTestClient.HTTPResponse, TLSTestClient.Failure>)
-    {
+    ) throws -> (server: TestSupportServerOutcome, client: Result<TLSTestClient.HTTPResponse, TLSTestClient.Failure>) {
         let server = try TestSupportTLSServer(context: context)
         let tlsClient = try TLSTestClient(
             port: server.port, certificateChainPath: client?.chainPath, keyPath: client?.keyPath,

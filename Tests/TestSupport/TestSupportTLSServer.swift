@@ -97,7 +97,8 @@ package final class TestSupportTLSServer: Sendable {
             switch chunk.withUnsafeMutableBytes({ connection.read(into: $0) }) {
             case .bytes(let count): received += chunk[0..<count]
             case .wantRead: guard TestSupportSocket.wait(fd, timeoutMilliseconds: 5000) else { return }
-            case .wantWrite: guard TestSupportSocket.wait(fd, forWriting: true, timeoutMilliseconds: 5000) else { return }
+            case .wantWrite:
+                guard TestSupportSocket.wait(fd, forWriting: true, timeoutMilliseconds: 5000) else { return }
             case .closed, .failed: break reading
             }
         }
@@ -108,7 +109,8 @@ package final class TestSupportTLSServer: Sendable {
             switch status {
             case .bytes(let count): offset += count
             case .wantRead: guard TestSupportSocket.wait(fd, timeoutMilliseconds: 5000) else { return }
-            case .wantWrite: guard TestSupportSocket.wait(fd, forWriting: true, timeoutMilliseconds: 5000) else { return }
+            case .wantWrite:
+                guard TestSupportSocket.wait(fd, forWriting: true, timeoutMilliseconds: 5000) else { return }
             case .closed, .failed: return
             }
         }
@@ -137,6 +139,8 @@ package final class TestSupportTLSServer: Sendable {
 extension [UInt8] {
     fileprivate func containsHeadEnd() -> Bool {
         guard count >= 4 else { return false }
-        return (0...(count - 4)).contains { self[$0] == 13 && self[$0 + 1] == 10 && self[$0 + 2] == 13 && self[$0 + 3] == 10 }
+        return (0...(count - 4)).contains {
+            self[$0] == 13 && self[$0 + 1] == 10 && self[$0 + 2] == 13 && self[$0 + 3] == 10
+        }
     }
 }
