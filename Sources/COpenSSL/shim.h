@@ -57,4 +57,48 @@ static inline void COpenSSL_OPENSSL_free(void *ptr) {
     OPENSSL_free(ptr);
 }
 
+// Constants defined through macro expressions.
+static const unsigned long COpenSSL_XN_FLAG_RFC2253 = XN_FLAG_RFC2253;
+static const int COpenSSL_MBSTRING_UTF8 = MBSTRING_UTF8;
+static const int COpenSSL_V_ASN1_NEG_INTEGER = V_ASN1_NEG_INTEGER;
+static const uint32_t COpenSSL_SSL_MODE_ENABLE_PARTIAL_WRITE = SSL_MODE_ENABLE_PARTIAL_WRITE;
+static const uint32_t COpenSSL_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER = SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
+
+// Key generation (EVP_EC_gen / EVP_RSA_gen wrap the variadic EVP_PKEY_Q_keygen).
+static inline EVP_PKEY *COpenSSL_EVP_EC_gen(const char *curve) {
+    return EVP_EC_gen(curve);
+}
+static inline EVP_PKEY *COpenSSL_EVP_RSA_gen(unsigned int bits) {
+    return EVP_RSA_gen(bits);
+}
+
+// ex_data and memory BIOs.
+static inline int COpenSSL_SSL_get_ex_new_index(long argl, void *argp, CRYPTO_EX_new *newf, CRYPTO_EX_dup *dupf,
+                                                CRYPTO_EX_free *freef) {
+    return SSL_get_ex_new_index(argl, argp, newf, dupf, freef);
+}
+static inline long COpenSSL_BIO_get_mem_data(BIO *bio, char **data) {
+    return BIO_get_mem_data(bio, data);
+}
+
+// STACK_OF(X509).
+static inline int COpenSSL_sk_X509_num(const STACK_OF(X509) *sk) {
+    return sk_X509_num(sk);
+}
+static inline X509 *COpenSSL_sk_X509_value(const STACK_OF(X509) *sk, int index) {
+    return sk_X509_value(sk, index);
+}
+static inline STACK_OF(X509) *COpenSSL_sk_X509_new_null(void) {
+    return sk_X509_new_null();
+}
+static inline int COpenSSL_sk_X509_push(STACK_OF(X509) *sk, X509 *x509) {
+    return sk_X509_push(sk, x509);
+}
+static inline void COpenSSL_sk_X509_free(STACK_OF(X509) *sk) {
+    sk_X509_free(sk);
+}
+static inline void COpenSSL_sk_X509_pop_free(STACK_OF(X509) *sk, void (*freefunc)(X509 *)) {
+    sk_X509_pop_free(sk, freefunc);
+}
+
 #endif

@@ -1,0 +1,193 @@
+internal import COpenSSL
+
+/// Everything read and validated from the configured files before an `SSL_CTX` is built.
+struct TLSServerMaterial {
+    var leaf: Certificate
+    var chain: [Certificate]
+    var key: PrivateKey
+    var certificateAuthorities: [Certificate]
+    var revocationLists: [(list: CertificateRevocationList, path: String)]
+    var warnings: [String]
+}
+
+extension TLSContext {
+    /// SPEC's flag names, used to name the culprit in configuration errors.
+    enum Flag {
+        static let cert = "--cert"
+        static let key = "--key"
+        static let passphrase = "--key-passphrase-file"
+        static let pkcs12 = "--pkcs12"
+        static let clientCA = "--client-ca"
+        static let crl = "--crl"
+        static let verifyDepth = "--verify-depth"
+    }
+
+    /// Reads and checks every file of `configuration`; fails closed with one line naming the flag and file.
+    static func loadMaterial(_ configuration: TLSServerConfiguration) throws(TLSError) -> TLSServerMaterial {
+        guard (0...32).contains(configuration.verifyDepth) else {
+            throw configurationError("\(Flag.verifyDepth) \(configuration.verifyDepth) is outside 0...32")
+        }
+        var warnings: [String] = []
+        let (leaf, chain, key) = try loadIdentity(configuration)
+        let now = currentUnixTime()
+        let leafFacts = leaf.facts
+        let certWhat =
+            configuration.pkcs12Path.map { "\(Flag.pkcs12) \($0)" }
+            ?? "\(Flag.cert) \(configuration.certificateChainPath ?? "")"
+        if leafFacts.notAfter < now {
+            throw configurationError("\(certWhat) expired on \(utcDateString(leafFacts.notAfter))")
+        }
+        if leafFacts.notBefore > now {
+            warnings.append("\(certWhat) is not valid before \(utcDateString(leafFacts.notBefore))")
+        }
+
+        let authorities = try loadCertificateAuthorities(configuration.clientCAPath, warnings: &warnings)
+        var lists: [(list: CertificateRevocationList, path: String)] = []
+        for path in configuration.crlPaths {
+            let what = "\(Flag.crl) \(path)"
+            let found = try CertificateRevocationList.parseAll(try FileIO.read(path, what: what))
+            guard !found.isEmpty else { throw configurationError("\(what) holds no CRL (PEM or DER)") }
+            for list in found {
+                guard authorities.contains(where: { list.isSigned(by: $0) }) else {
+                    throw configurationError(
+                        "\(what) holds a CRL issued by \(list.issuer) that is not signed by a \(Flag.clientCA) certificate"
+                    )
+                }
+                if let next = list.nextUpdate, next < now {
+                    warnings.append(
+                        "\(what): the CRL of \(list.issuer) is past its nextUpdate (\(utcDateString(next)));"
+                            + " clients it covers are refused with crl_stale until a fresh one is loaded")
+                } else if list.nextUpdate == nil {
+                    warnings.append("\(what): the CRL of \(list.issuer) has no nextUpdate")
+                }
+                lists.append((list, path))
+            }
+        }
+        return TLSServerMaterial(
+            leaf: leaf, chain: chain, key: key, certificateAuthorities: authorities, revocationLists: lists,
+            warnings: warnings)
+    }
+
+    /// The server certificate, its chain and key, from `--cert`/`--key` or `--pkcs12`.
+    private static func loadIdentity(_ configuration: TLSServerConfiguration) throws(TLSError) -> (
+        Certificate, [Certificate], PrivateKey
+    ) {
+        var passphrase: [UInt8]? = nil
+        defer { passphrase?.wipe() }
+        if let path = configuration.keyPassphrasePath {
+            var bytes = try FileIO.read(path, what: "\(Flag.passphrase) \(path)")
+            if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
+            if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
+            passphrase = bytes
+            bytes.wipe()
+        }
+        let passphraseWhat = configuration.keyPassphrasePath.map { "\(Flag.passphrase) \($0)" }
+
+        if let p12Path = configuration.pkcs12Path {
+            guard configuration.certificateChainPath == nil, configuration.privateKeyPath == nil else {
+                throw configurationError("give either \(Flag.pkcs12) or \(Flag.cert) and \(Flag.key), not both")
+            }
+            return try loadPKCS12(p12Path, passphrase: passphrase, passphraseWhat: passphraseWhat)
+        }
+        guard let certPath = configuration.certificateChainPath else {
+            throw configurationError("\(Flag.cert) (or \(Flag.pkcs12)) is required")
+        }
+        guard let keyPath = configuration.privateKeyPath else {
+            throw configurationError("\(Flag.key) is required with \(Flag.cert)")
+        }
+        let certWhat = "\(Flag.cert) \(certPath)"
+        let certificates = try Certificate.parseAll(try FileIO.read(certPath, what: certWhat))
+        guard let leaf = certificates.first else { throw configurationError("\(certWhat) holds no certificate") }
+        let keyWhat = "\(Flag.key) \(keyPath)"
+        var keyBytes = try FileIO.read(keyPath, what: keyWhat)
+        defer { keyBytes.wipe() }
+        let key: PrivateKey
+        do {
+            key = PrivateKey(
+                takingOwnership: try PrivateKey.parse(
+                    keyBytes, passphrase: passphrase, what: keyWhat, passphraseWhat: passphraseWhat))
+        } catch {
+            throw TLSError(code: .configuration, message: error.message, openSSLErrors: error.openSSLErrors)
+        }
+        guard key.matches(leaf) else { throw configurationError("\(keyWhat) does not match \(certWhat)") }
+        return (leaf, Array(certificates.dropFirst()), key)
+    }
+
+    /// The certificate, key and extra certificates of a PKCS#12 file.
+    private static func loadPKCS12(_ path: String, passphrase: [UInt8]?, passphraseWhat: String?) throws(TLSError)
+        -> (Certificate, [Certificate], PrivateKey)
+    {
+        let what = "\(Flag.pkcs12) \(path)"
+        let bio = try MemoryBIO(bytes: try FileIO.read(path, what: what))
+        ERR_clear_error()
+        guard let p12 = d2i_PKCS12_bio(bio.raw, nil) else {
+            throw TLSError.drained(.configuration, "\(what) is not a PKCS#12 file")
+        }
+        defer { PKCS12_free(p12) }
+        var pkey: OpaquePointer? = nil
+        var x509: OpaquePointer? = nil
+        var extra: OpaquePointer? = nil
+        var secret = passphrase.map { $0 + [0] }
+        defer { secret?.wipe() }
+        // PKCS12_parse tries both NULL and "" when given no passphrase.
+        let parsed: Int32
+        if secret != nil {
+            parsed =
+                secret?.withUnsafeMutableBytes { buffer in
+                    PKCS12_parse(p12, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), &pkey, &x509, &extra)
+                } ?? 0
+        } else {
+            parsed = PKCS12_parse(p12, nil, &pkey, &x509, &extra)
+        }
+        // Take ownership of whatever was returned before deciding anything.
+        let key = pkey.map { PrivateKey(takingOwnership: $0) }
+        let leaf = x509.map { Certificate(takingOwnership: $0) }
+        var chain: [Certificate] = []
+        if let extra {
+            for index in 0..<COpenSSL_sk_X509_num(extra) {
+                if let certificate = COpenSSL_sk_X509_value(extra, index) {
+                    chain.append(Certificate(borrowing: certificate))
+                }
+            }
+            COpenSSL_sk_X509_pop_free(extra, X509_free)
+        }
+        guard parsed == 1 else {
+            let message =
+                passphraseWhat.map { "\(what) cannot be decrypted with \($0) (wrong passphrase?)" }
+                ?? "\(what) is encrypted and no \(Flag.passphrase) was given"
+            throw TLSError.drained(.configuration, message)
+        }
+        guard let leaf else { throw configurationError("\(what) holds no certificate") }
+        guard let key else { throw configurationError("\(what) holds no private key") }
+        guard key.matches(leaf) else { throw configurationError("\(what): its key does not match its certificate") }
+        return (leaf, chain, key)
+    }
+
+    /// The CA certificates of `--client-ca`: at least one with basicConstraints CA:TRUE, or an error.
+    private static func loadCertificateAuthorities(_ path: String, warnings: inout [String]) throws(TLSError)
+        -> [Certificate]
+    {
+        let what = "\(Flag.clientCA) \(path)"
+        let certificates = try Certificate.parseAll(try FileIO.read(path, what: what))
+        guard !certificates.isEmpty else { throw configurationError("\(what) holds no certificate") }
+        var authorities: [Certificate] = []
+        let now = currentUnixTime()
+        for certificate in certificates {
+            let facts = certificate.facts
+            guard facts.isCA else {
+                warnings.append("\(what): skipped \(facts.subject), which is not a CA certificate")
+                continue
+            }
+            if facts.notAfter < now {
+                warnings.append("\(what): CA \(facts.subject) expired on \(utcDateString(facts.notAfter))")
+            }
+            authorities.append(certificate)
+        }
+        guard !authorities.isEmpty else { throw configurationError("\(what) holds no CA certificate") }
+        return authorities
+    }
+
+    private static func configurationError(_ message: String) -> TLSError {
+        TLSError(code: .configuration, message: message, openSSLErrors: TLSError.drainOpenSSLErrors())
+    }
+}
