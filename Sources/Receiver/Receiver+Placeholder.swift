@@ -1,1 +1,0 @@
-// The Receiver module; see ARCHITECTURE.md.
