@@ -67,6 +67,15 @@ package final class Socket {
     /// Closes the descriptor. Idempotent: the first call closes, later calls do nothing.
     ///
     /// Unregister the descriptor from its `EventLoop` first.
+    /// Gives up ownership without closing: the descriptor is now the caller's (it crosses to the worker
+    /// thread that wraps it again). The socket is `closed` afterwards.
+    @discardableResult
+    package func releaseOwnership() -> Int32 {
+        guard case .open(let descriptor) = state else { preconditionFailure("releaseOwnership() on a closed socket") }
+        state = .closed
+        return descriptor
+    }
+
     package func close() {
         guard case .open(let descriptor) = state else { return }
         state = .closed

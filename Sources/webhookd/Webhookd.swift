@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct Webhookd: AsyncParsableCommand {
+struct Webhookd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "webhookd",
         abstract: "Receives webhooks over mutual TLS and commits them to PostgreSQL.",
-        subcommands: [MigrateCommand.self, ClientsCommand.self]
+        subcommands: [ServeCommand.self, DevCommand.self, MigrateCommand.self, ClientsCommand.self]
     )
 }

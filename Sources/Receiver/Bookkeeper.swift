@@ -1,0 +1,150 @@
+package import Logging
+package import Postgres
+import Glibc
+import Synchronization
+import TLS
+
+/// The receiver's one background database session besides the writers: it keeps the authorization
+/// snapshot current (LISTEN `webhookd_clients`, plus a full refresh every `refreshInterval`), stores
+/// queued rejections, and writes `last_seen_at`/`last_cert_not_after`. A failed refresh keeps the last
+/// good snapshot.
+package final class Bookkeeper: Sendable {
+    private let database: DatabaseHandle
+    private let authorization: AuthorizationState
+    private let rejections: RejectionRecorder
+    private let activity: ClientActivity
+    private let logger: Logger
+    private let refreshInterval: Duration
+    private let control = Mutex<Control>(Control())
+
+    private struct Control {
+        var stopping = false
+        var thread: ThreadHandle?
+        var lastRefresh: ContinuousClock.Instant?
+    }
+
+    package init(
+        database: DatabaseHandle, authorization: AuthorizationState, rejections: RejectionRecorder,
+        activity: ClientActivity, logger: Logger, refreshInterval: Duration = .seconds(30)
+    ) {
+        self.database = database
+        self.authorization = authorization
+        self.rejections = rejections
+        self.activity = activity
+        self.logger = logger
+        self.refreshInterval = refreshInterval
+    }
+
+    /// Reads the registry once, synchronously (at start, before serving).
+    package func loadSnapshot(using connection: PGConnection) throws(PostgresError) {
+        authorization.replace(with: try Self.readSnapshot(connection))
+        control.withLock { $0.lastRefresh = .now }
+    }
+
+    /// Starts the background thread.
+    package func start() throws(SystemError) {
+        let thread = try startThread(name: "bookkeeper") { [self] in self.run() }
+        control.withLock { $0.thread = thread }
+    }
+
+    /// Stores what is still queued and stops the thread.
+    package func stop() {
+        let thread = control.withLock { control in
+            control.stopping = true
+            return control.thread
+        }
+        thread?.join()
+    }
+
+    /// When the snapshot was last refreshed from the database.
+    package var lastRefresh: ContinuousClock.Instant? { control.withLock { $0.lastRefresh } }
+
+    static func readSnapshot(_ connection: PGConnection) throws(PostgresError) -> AuthorizationSnapshot {
+        let result = try connection.query(
+            "SELECT client_id, enabled, endpoints, pins_sha256, issuers_sha256 FROM clients")
+        var grants: [String: ClientGrant] = [:]
+        for row in 0..<result.rowCount {
+            guard let id = result.string(row, 0) else { continue }
+            grants[id] = ClientGrant(
+                clientID: id, enabled: result.bool(row, 1) ?? false,
+                endpoints: (result.textArray(row, 2) ?? []).compactMap { $0 },
+                pinsSHA256: (result.textArray(row, 3) ?? []).compactMap { $0 },
+                issuersSHA256: (result.textArray(row, 4) ?? []).compactMap { $0 })
+        }
+        return AuthorizationSnapshot(grants: grants)
+    }
+
+    // MARK: - Thread
+
+    private func run() {
+        var connection: PGConnection?
+        var nextConnectAttempt = ContinuousClock.now
+        var nextRefresh = ContinuousClock.now + refreshInterval
+        while true {
+            let stopping = control.withLock { $0.stopping }
+            if connection == nil, ContinuousClock.now >= nextConnectAttempt {
+                do {
+                    let fresh = try database.connect(connectTimeoutSeconds: 2, applicationName: "webhookd registry")
+                    try fresh.listen("webhookd_clients")
+                    connection = fresh
+                    // Changes made while we were disconnected were not notified: refresh now.
+                    nextRefresh = .now
+                } catch {
+                    logger.error(
+                        "registry connection failed; keeping the last client snapshot",
+                        metadata: ["error": "\(error.message)"])
+                    nextConnectAttempt = .now + .seconds(1)
+                }
+            }
+            do {
+                if let connection {
+                    let notifications = stopping ? [] : try connection.waitForNotifications(timeout: .milliseconds(200))
+                    if !notifications.isEmpty || ContinuousClock.now >= nextRefresh {
+                        authorization.replace(with: try Self.readSnapshot(connection))
+                        control.withLock { $0.lastRefresh = .now }
+                        nextRefresh = .now + refreshInterval
+                    }
+                    try store(rejections.drain(), on: connection)
+                    try storeActivity(activity.drain(), on: connection)
+                } else {
+                    // Without a database, rejections are still logged; their rows are lost.
+                    _ = rejections.drain()
+                    _ = activity.drain()
+                    usleep(200_000)
+                }
+            } catch {
+                logger.error(
+                    "registry session failed; keeping the last client snapshot", metadata: ["error": "\(error.message)"])
+                connection?.close()
+                connection = nil
+                nextConnectAttempt = .now + .seconds(1)
+            }
+            if stopping { break }
+        }
+        connection?.close()
+    }
+
+    private func store(_ rejections: [Rejection], on connection: PGConnection) throws(PostgresError) {
+        for rejection in rejections {
+            try connection.query(
+                """
+                INSERT INTO rejections (stage, reason, detail, remote_addr, client_id, endpoint, cert_subject, \
+                cert_issuer, cert_serial, cert_sha256) VALUES ($1, $2, $3, $4::inet, $5, $6, $7, $8, $9, $10)
+                """,
+                [
+                    .text(rejection.stage.rawValue), .text(rejection.reason.code), .text(rejection.detail),
+                    .text(rejection.remoteAddress), .optional(rejection.clientID), .optional(rejection.endpoint),
+                    .optional(rejection.certificate?.subject), .optional(rejection.certificate?.issuer),
+                    .optional(rejection.certificate?.serialHex), .optional(rejection.certificate?.sha256),
+                ])
+        }
+    }
+
+    private func storeActivity(_ updates: [String: Int64], on connection: PGConnection) throws(PostgresError) {
+        for (clientID, notAfter) in updates {
+            try connection.query(
+                "UPDATE clients SET last_seen_at = now(), last_cert_not_after = to_timestamp($2::bigint) WHERE client_id = $1",
+                [.text(clientID), .text(String(notAfter))])
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import Synchronization
+
+/// Remembers when each client's `last_seen_at` was last written, so it is written at most once a
+/// minute per client (SPEC), off the request path: loops call `seen`, the bookkeeper drains.
+package final class ClientActivity: Sendable {
+    private struct State {
+        var lastQueued: [String: ContinuousClock.Instant] = [:]
+        var pending: [String: Int64] = [:]  // client → certificate notAfter
+    }
+    private let state = Mutex(State())
+    private let interval: Duration
+
+    package init(interval: Duration = .seconds(60)) {
+        self.interval = interval
+    }
+
+    /// Notes an accepted request; queues an update when the client was not written within the interval.
+    package func seen(clientID: String, certificateNotAfter: Int64, now: ContinuousClock.Instant) {
+        state.withLock { state in
+            if let last = state.lastQueued[clientID], now - last < interval { return }
+            state.lastQueued[clientID] = now
+            state.pending[clientID] = certificateNotAfter
+        }
+    }
+
+    /// The updates to write: client id → the certificate's notAfter (unix seconds).
+    package func drain() -> [String: Int64] {
+        state.withLock { state in
+            defer { state.pending = [:] }
+            return state.pending
+        }
+    }
+}

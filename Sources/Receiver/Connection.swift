@@ -1,0 +1,512 @@
+import HTTP1
+import Logging
+import TLS
+
+/// One accepted TCP connection: TLS handshake, then HTTP/1.1 requests, each authorized and handed to
+/// the delivery writer, answered in order. Belongs to one `Worker` (one loop thread) for its whole
+/// life; nothing else touches its socket or SSL object.
+///
+/// States: handshaking → reading ⇄ awaitingCommit → (lingering) → closed.
+final class Connection: EventHandler {
+    enum State {
+        case handshaking
+        case reading
+        case awaitingCommit
+        case lingering
+        case closed
+    }
+
+    /// What the deadline currently guards.
+    enum DeadlineKind {
+        case handshake, header, idle, body, write, linger, none
+    }
+
+    /// A request whose head was accepted and whose body is being read (or drained after an early answer).
+    struct InFlight {
+        var head: HTTPRequestHead
+        var endpoint: String
+        var clientID: String
+        var body: [UInt8] = []
+        /// An answer was already queued (404/405): the body is read only to keep the connection.
+        var discarding: Bool
+        var discardedBytes = 0
+        var discardDeadline: ContinuousClock.Instant?
+    }
+
+    let id: UInt64
+    let remote: SocketAddress
+    private let socket: Socket
+    private var tls: TLSConnection?
+    private unowned let worker: Worker
+    private(set) var state: State = .handshaking
+    private var parser: HTTPRequestParser
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+    private var closeWhenFlushed = false
+    private var interest: EpollEvents = .readable
+    private(set) var deadline: ContinuousClock.Instant
+    private(set) var deadlineKind: DeadlineKind = .handshake
+    private var inFlight: InFlight?
+    private var requestCount = 0
+    private var peer: PeerCertificate?
+    private var tlsVersion = ""
+    private var tlsCipher = ""
+
+    init(id: UInt64, socket: Socket, tls: TLSConnection, remote: SocketAddress, worker: Worker) {
+        self.id = id
+        self.socket = socket
+        self.tls = tls
+        self.remote = remote
+        self.worker = worker
+        self.parser = HTTPRequestParser()
+        self.deadline = worker.loop.now + worker.configuration.handshakeTimeout
+    }
+
+    var fileDescriptor: Int32 { socket.fileDescriptor }
+
+    /// True when nothing of a request has arrived: closing it now loses nothing (SIGTERM closes these).
+    var isIdle: Bool {
+        switch state {
+        case .handshaking: return true
+        case .reading: return inFlight == nil && parser.bufferedByteCount == 0 && outputOffset >= output.count
+        case .awaitingCommit, .lingering, .closed: return false
+        }
+    }
+
+    // MARK: - Events
+
+    func handle(_ events: EpollEvents) {
+        switch state {
+        case .handshaking:
+            driveHandshake()
+        case .reading, .awaitingCommit:
+            if events.contains(.writable) || outputOffset < output.count { flush() }
+            if state == .reading, events.contains(.readable) || events.contains(.hangup) { readAvailable() }
+        case .lingering:
+            drainLinger()
+        case .closed:
+            break
+        }
+    }
+
+    /// Called by the worker's sweep when `deadline` passed.
+    func deadlineExpired() {
+        switch deadlineKind {
+        case .handshake:
+            worker.statistics.recordHandshakeTimeout()
+            close()
+        case .idle, .linger, .write, .none:
+            close()
+        case .header, .body:
+            inFlight = nil
+            respond(.error(status: 408, code: "request_timeout", message: "The request was not finished in time."), keepAlive: false)
+        }
+    }
+
+    // MARK: - Handshake
+
+    private func driveHandshake() {
+        guard let tls else { return close() }
+        switch tls.handshake() {
+        case .complete:
+            worker.statistics.recordHandshake("ok")
+            peer = tls.peerCertificate
+            tlsVersion = tls.protocolVersion
+            tlsCipher = tls.cipherName
+            state = .reading
+            setDeadline(.header, worker.configuration.headerTimeout)
+            setInterest(.readable)
+            readAvailable()
+        case .wantRead:
+            setInterest(.readable)
+        case .wantWrite:
+            setInterest(.writable)
+        case .failed(let failure):
+            worker.statistics.recordHandshake(failure.reason.code)
+            // Plain HTTP on the TLS port and other garbage are counted, not stored (SPEC).
+            let presentedNothing = failure.reason == .handshakeFailed && failure.peerCertificate == nil
+            if presentedNothing {
+                worker.logger.info(
+                    "handshake failed", metadata: ["reason": "\(failure.reason.code)", "peer": "\(remote)", "detail": "\(failure.detail)"])
+            } else {
+                worker.rejections.record(
+                    Rejection(
+                        stage: .handshake, reason: failure.reason, detail: failure.detail,
+                        remoteAddress: remote.host, certificate: failure.peerCertificate))
+            }
+            // OpenSSL already sent the alert; close gently so the peer can read it (TLS 1.3 clients
+            // see it on their first read, and a reset would destroy it).
+            self.tls = nil
+            beginLinger()
+        }
+    }
+
+    // MARK: - Reading and parsing
+
+    private func readAvailable() {
+        guard let tls else { return close() }
+        var progressed = false
+        readLoop: while state == .reading {
+            let status = worker.readBuffer.withUnsafeMutableBytes { tls.read(into: $0) }
+            switch status {
+            case .bytes(let count):
+                progressed = true
+                worker.readBuffer.withUnsafeBytes { parser.append(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                // Parse as we go so a large body is never buffered twice.
+                processParser()
+            case .wantRead:
+                break readLoop
+            case .wantWrite:
+                setInterest(.writable)
+                break readLoop
+            case .closed, .failed:
+                // The peer went away (or broke TLS): nothing can be answered any more.
+                close()
+                return
+            }
+        }
+        if progressed, state == .reading, deadlineKind == .body {
+            setDeadline(.body, worker.configuration.bodyTimeout)
+        }
+    }
+
+    /// Runs parser events until it needs more bytes, a request is handed to the writer, or the
+    /// connection is closing.
+    private func processParser() {
+        while state == .reading && !closeWhenFlushed {
+            let event: HTTPParserEvent?
+            do {
+                event = try parser.next()
+            } catch {
+                inFlight = nil
+                respond(.error(status: error.status, code: error.code.name, message: error.message), keepAlive: false)
+                return
+            }
+            guard let event else {
+                armWaitingDeadline()
+                return
+            }
+            switch event {
+            case .head(let head):
+                handleHead(head)
+            case .body(let bytes):
+                handleBody(bytes)
+            case .end:
+                handleEnd()
+            }
+        }
+    }
+
+    private func armWaitingDeadline() {
+        if let inFlight {
+            if inFlight.discarding, let limit = inFlight.discardDeadline {
+                if deadlineKind != .body || deadline != limit {
+                    deadlineKind = .body
+                    deadline = limit
+                }
+            } else if deadlineKind != .body {
+                setDeadline(.body, worker.configuration.bodyTimeout)
+            }
+        } else if parser.bufferedByteCount > 0 {
+            // A head has begun: the whole head must arrive within the header timeout.
+            if deadlineKind != .header { setDeadline(.header, worker.configuration.headerTimeout) }
+        } else if requestCount > 0, deadlineKind != .idle {
+            setDeadline(.idle, worker.configuration.idleTimeout)
+        }
+    }
+
+    private func handleHead(_ head: HTTPRequestHead) {
+        requestCount += 1
+        // SPEC order: 404 → 405 → 403 → 411/413.
+        let prefix = "/webhooks/"
+        guard head.path.hasPrefix(prefix) else {
+            return answerEarly(head, .error(status: 404, code: "not_found", message: "There is no webhook endpoint at this path."))
+        }
+        let endpoint = String(head.path.dropFirst(prefix.count))
+        guard ClientValidation.isEndpointName(endpoint) else {
+            return answerEarly(head, .error(status: 404, code: "not_found", message: "There is no webhook endpoint at this path."))
+        }
+        guard head.method == "POST" else {
+            return answerEarly(
+                head,
+                .error(
+                    status: 405, code: "method_not_allowed", message: "Webhook endpoints accept POST only.",
+                    headers: [HTTPHeader(name: "Allow", value: "POST")]))
+        }
+        guard let peer else {
+            // A completed handshake always has a verified peer (SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
+            return refuse(.noCertificate, endpoint: endpoint, detail: "no client certificate on an established session")
+        }
+        let now = Int64(worker.wallClockSeconds)
+        let clientID: String
+        switch worker.authorization.snapshot.authorize(peer, endpoint: endpoint, now: now) {
+        case .success(let id): clientID = id
+        case .failure(let reason): return refuse(reason, endpoint: endpoint, detail: Self.explain(reason, endpoint: endpoint))
+        }
+        switch head.framing {
+        case .none:
+            return respond(
+                .error(status: 411, code: "length_required", message: "A webhook needs Content-Length or chunked encoding."),
+                keepAlive: false)
+        case .contentLength(let length) where length > worker.configuration.maxBodyBytes:
+            return respond(
+                .error(
+                    status: 413, code: "payload_too_large",
+                    message: "The body is larger than \(worker.configuration.maxBodyBytes) bytes."), keepAlive: false)
+        case .contentLength, .chunked:
+            break
+        }
+        var flight = InFlight(head: head, endpoint: endpoint, clientID: clientID, discarding: false)
+        if case .contentLength(let length) = head.framing { flight.body.reserveCapacity(length) }
+        inFlight = flight
+        if head.expectsContinue && parser.bufferedByteCount == 0 {
+            queue(HTTPResponse.continueBytes)
+        }
+        setDeadline(.body, worker.configuration.bodyTimeout)
+    }
+
+    /// 404/405: answer now; keep the connection only if the rest of the body drains (≤ 64 KiB, ≤ 1 s).
+    private func answerEarly(_ head: HTTPRequestHead, _ response: HTTPResponse) {
+        let keepAlive = head.keepAlive && !head.expectsContinue
+        switch head.framing {
+        case .contentLength(let length) where length > worker.configuration.maxDrainBytes:
+            return respond(response, keepAlive: false)
+        default:
+            break
+        }
+        send(response, keepAlive: keepAlive)
+        inFlight = InFlight(
+            head: head, endpoint: "", clientID: "", discarding: true,
+            discardDeadline: worker.loop.now + .seconds(1))
+        if !keepAlive { closeWhenFlushed = true }
+    }
+
+    private func refuse(_ reason: RefusalReason, endpoint: String, detail: String) {
+        worker.rejections.record(
+            Rejection(
+                stage: .authorization, reason: reason, detail: detail, remoteAddress: remote.host,
+                clientID: peer.flatMap { try? $0.identity.get() }, endpoint: endpoint, certificate: peer))
+        // SPEC: after a 403 the connection closes; the body is never read, let alone stored.
+        respond(.error(status: 403, code: reason.code, message: "This client is not authorized for this endpoint."), keepAlive: false)
+    }
+
+    static func explain(_ reason: RefusalReason, endpoint: String) -> String {
+        switch reason {
+        case .unknownClient: return "the certificate's CN is not a registered client"
+        case .clientDisabled: return "the client is disabled"
+        case .endpointNotGranted: return "the client is not granted endpoint \(endpoint)"
+        case .pinMismatch: return "the certificate's SHA-256 is not one of the client's pins"
+        case .issuerMismatch: return "the certificate's issuer is not one of the client's issuers"
+        case .noCN: return "the certificate subject has no usable CN"
+        case .ambiguousCN: return "the certificate subject has more than one CN"
+        case .expired: return "the client certificate expired during the session"
+        default: return reason.code
+        }
+    }
+
+    private func handleBody(_ bytes: [UInt8]) {
+        guard var flight = inFlight else { return }
+        inFlight = nil  // keep the buffer uniquely referenced while appending
+        if flight.discarding {
+            flight.discardedBytes += bytes.count
+            inFlight = flight
+            if flight.discardedBytes > worker.configuration.maxDrainBytes { closeAfterAnswer() }
+            return
+        }
+        if flight.body.count + bytes.count > worker.configuration.maxBodyBytes {
+            return respond(
+                .error(
+                    status: 413, code: "payload_too_large",
+                    message: "The body is larger than \(worker.configuration.maxBodyBytes) bytes."), keepAlive: false)
+        }
+        flight.body.append(contentsOf: bytes)
+        inFlight = flight
+    }
+
+    private func handleEnd() {
+        guard let flight = inFlight else { return }
+        inFlight = nil
+        if flight.discarding {
+            // The early answer is already queued; carry on with the next request.
+            if closeWhenFlushed { return }
+            setDeadline(.idle, worker.configuration.idleTimeout)
+            return
+        }
+        guard let peer else { return close() }
+        let delivery = worker.makeDelivery(flight, peer: peer, remote: remote, tlsVersion: tlsVersion, tlsCipher: tlsCipher)
+        state = .awaitingCommit
+        deadlineKind = .none
+        inFlightKeepAlive = flight.head.keepAlive
+        worker.activity.seen(clientID: flight.clientID, certificateNotAfter: peer.notAfter, now: worker.loop.now)
+        worker.submit(delivery, from: self)
+        updateInterest()
+    }
+
+    private var inFlightKeepAlive = true
+
+    /// The writer's answer for the request in `awaitingCommit`.
+    func complete(_ outcome: DeliveryOutcome) {
+        guard state == .awaitingCommit else { return }
+        state = .reading
+        worker.statistics.recordOutcome(outcome)
+        switch outcome {
+        case .stored(let id):
+            send(.json(status: 200, #"{"delivery_id":"\#(id)","duplicate":false}"#), keepAlive: inFlightKeepAlive)
+        case .duplicate(let id):
+            send(.json(status: 200, #"{"delivery_id":"\#(id)","duplicate":true}"#), keepAlive: inFlightKeepAlive)
+        case .unavailable:
+            send(
+                .error(
+                    status: 503, code: "database_unavailable", message: "The delivery could not be stored; retry later.",
+                    headers: [HTTPHeader(name: "Retry-After", value: "5")]), keepAlive: inFlightKeepAlive)
+        case .failed:
+            send(.error(status: 500, code: "internal_error", message: "The delivery could not be stored."), keepAlive: inFlightKeepAlive)
+        }
+        guard state == .reading, !closeWhenFlushed else { return }
+        setDeadline(.idle, worker.configuration.idleTimeout)
+        processParser()
+        if state == .reading { readAvailable() }
+    }
+
+    /// SIGTERM ran out of time: answer 503 now if a request is still in flight.
+    func abortForShutdown() {
+        switch state {
+        case .awaitingCommit:
+            state = .reading
+            respond(
+                .error(
+                    status: 503, code: "shutting_down", message: "The server is shutting down; retry later.",
+                    headers: [HTTPHeader(name: "Retry-After", value: "5")]), keepAlive: false)
+        case .reading where inFlight != nil:
+            inFlight = nil
+            respond(
+                .error(
+                    status: 503, code: "shutting_down", message: "The server is shutting down; retry later.",
+                    headers: [HTTPHeader(name: "Retry-After", value: "5")]), keepAlive: false)
+        default:
+            close()
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Answers and, when `keepAlive` is false, closes after a lingering drain.
+    private func respond(_ response: HTTPResponse, keepAlive: Bool) {
+        send(response, keepAlive: keepAlive)
+    }
+
+    private func send(_ response: HTTPResponse, keepAlive requested: Bool) {
+        let keepAlive =
+            requested && requestCount < worker.configuration.maxRequestsPerConnection && !worker.isShuttingDown
+        worker.statistics.recordRequest(status: response.status)
+        queue(response.encoded(keepAlive: keepAlive, date: worker.date))
+        if !keepAlive { closeAfterAnswer() }
+    }
+
+    private func closeAfterAnswer() {
+        closeWhenFlushed = true
+        if outputOffset >= output.count { beginLinger() }
+    }
+
+    private func queue(_ bytes: [UInt8]) {
+        if outputOffset >= output.count {
+            output = bytes
+            outputOffset = 0
+        } else {
+            output.append(contentsOf: bytes)
+        }
+        flush()
+    }
+
+    private func flush() {
+        guard let tls else { return }
+        while outputOffset < output.count {
+            let status = output.withUnsafeBytes { buffer in
+                tls.write(UnsafeRawBufferPointer(rebasing: buffer[outputOffset...]))
+            }
+            switch status {
+            case .bytes(let count):
+                outputOffset += count
+            case .wantWrite, .wantRead:
+                if deadlineKind != .write && state != .awaitingCommit {
+                    setDeadline(.write, worker.configuration.bodyTimeout)
+                }
+                updateInterest(wantsWrite: true)
+                return
+            case .closed, .failed:
+                close()
+                return
+            }
+        }
+        output.removeAll(keepingCapacity: output.capacity <= 65_536)
+        outputOffset = 0
+        if closeWhenFlushed {
+            beginLinger()
+        } else {
+            updateInterest()
+        }
+    }
+
+    // MARK: - Closing
+
+    /// Sends close_notify, half-closes, and reads (discarding) for a moment so a client still sending
+    /// can read our answer instead of getting a reset.
+    private func beginLinger() {
+        guard state != .lingering && state != .closed else { return }
+        tls?.shutdown()
+        tls = nil
+        socket.shutdownWrite()
+        state = .lingering
+        setDeadline(.linger, .seconds(1))
+        setInterest(.readable)
+    }
+
+    private func drainLinger() {
+        var scratch = [UInt8](repeating: 0, count: 16_384)
+        for _ in 0..<8 {
+            let result: Int?
+            do {
+                result = try scratch.withUnsafeMutableBytes { buffer throws(SystemError) in try socket.read(into: buffer) }
+            } catch {
+                return close()
+            }
+            guard let count = result else { return }  // would block: wait for more or the deadline
+            if count == 0 { return close() }  // EOF: the peer read our answer and closed
+        }
+    }
+
+    /// Teardown in STYLE.md's order: SSL_shutdown (already sent), SSL_free, then close(fd).
+    func close() {
+        guard state != .closed else { return }
+        state = .closed
+        tls = nil
+        worker.loop.unregister(socket.fileDescriptor)
+        socket.close()
+        worker.connectionClosed(self)
+    }
+
+    // MARK: - Interest and deadlines
+
+    private func setDeadline(_ kind: DeadlineKind, _ after: Duration) {
+        deadlineKind = kind
+        deadline = worker.loop.now + after
+    }
+
+    private func updateInterest(wantsWrite: Bool = false) {
+        var wanted: EpollEvents = []
+        if wantsWrite || outputOffset < output.count { wanted.insert(.writable) }
+        // While a delivery awaits its commit, stop reading: the next pipelined request waits in the kernel.
+        if state == .reading || state == .lingering || state == .handshaking { wanted.insert(.readable) }
+        setInterest(wanted)
+    }
+
+    private func setInterest(_ wanted: EpollEvents) {
+        guard wanted != interest, state != .closed else { return }
+        interest = wanted
+        do {
+            try worker.loop.modify(socket.fileDescriptor, interest: wanted)
+        } catch {
+            close()
+        }
+    }
+}

@@ -1,0 +1,236 @@
+/// JSON text helpers for the hot path: escaping strings into JSON, and deciding whether a body is JSON
+/// that PostgreSQL's `jsonb` accepts (SPEC: `body_json` holds the body whenever it is valid JSON that
+/// `jsonb` accepts, whatever the Content-Type).
+package enum JSONText {
+    /// Appends `text` as a JSON string literal (quotes included) to `output`.
+    package static func appendString(_ text: String, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): output.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): output.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: output.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: output.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: output.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20, 0x7F:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                output.append(contentsOf: Array("\\u00".utf8))
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0x0F)])
+            default: output.append(byte)
+            }
+        }
+        output.append(UInt8(ascii: "\""))
+    }
+
+    /// `text` as a JSON string literal.
+    package static func quoted(_ text: String) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count + 2)
+        appendString(text, to: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// True when `bytes` is one JSON value (RFC 8259) that `jsonb` will accept: valid UTF-8, no `\u0000`
+    /// escape, no unpaired surrogate escape, exponents within `numeric`'s range. An empty body is not.
+    package static func isJSONBCompatible(_ bytes: [UInt8]) -> Bool {
+        guard !bytes.isEmpty, validUTF8(bytes) else { return false }
+        var scanner = JSONScanner(bytes: bytes)
+        return scanner.document()
+    }
+
+    private static func validUTF8(_ bytes: [UInt8]) -> Bool {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
+}
+
+/// A recursive-descent JSON recogniser with a depth limit (no values are built).
+private struct JSONScanner {
+    let bytes: [UInt8]
+    var index = 0
+    /// PostgreSQL refuses deeper nesting through its stack-depth check; stop well before.
+    static let maxDepth = 1_000
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func document() -> Bool {
+        skipWhitespace()
+        guard value(depth: 0) else { return false }
+        skipWhitespace()
+        return index == bytes.count
+    }
+
+    mutating func skipWhitespace() {
+        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+    }
+
+    mutating func value(depth: Int) -> Bool {
+        guard depth < Self.maxDepth, index < bytes.count else { return false }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return object(depth: depth + 1)
+        case UInt8(ascii: "["): return array(depth: depth + 1)
+        case UInt8(ascii: "\""): return string()
+        case UInt8(ascii: "t"): return literal("true")
+        case UInt8(ascii: "f"): return literal("false")
+        case UInt8(ascii: "n"): return literal("null")
+        default: return number()
+        }
+    }
+
+    mutating func literal(_ word: StaticString) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        let expected = UnsafeBufferPointer(start: word.utf8Start, count: count)
+        guard bytes[index..<index + count].elementsEqual(expected) else { return false }
+        index += count
+        return true
+    }
+
+    mutating func object(depth: Int) -> Bool {
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return true
+        }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), string() else { return false }
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
+            index += 1
+            skipWhitespace()
+            guard value(depth: depth) else { return false }
+            skipWhitespace()
+            guard index < bytes.count else { return false }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return true
+            }
+            return false
+        }
+    }
+
+    mutating func array(depth: Int) -> Bool {
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return true
+        }
+        while true {
+            skipWhitespace()
+            guard value(depth: depth) else { return false }
+            skipWhitespace()
+            guard index < bytes.count else { return false }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return true
+            }
+            return false
+        }
+    }
+
+    mutating func string() -> Bool {
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return true
+            }
+            if byte < 0x20 { return false }
+            if byte == UInt8(ascii: "\\") {
+                index += 1
+                guard index < bytes.count else { return false }
+                switch bytes[index] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    index += 1
+                case UInt8(ascii: "u"):
+                    guard let unit = hex4(at: index + 1) else { return false }
+                    index += 5
+                    if unit == 0 { return false }  // jsonb cannot store \u0000
+                    if (0xDC00...0xDFFF).contains(unit) { return false }
+                    if (0xD800...0xDBFF).contains(unit) {
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u"), let low = hex4(at: index + 2),
+                            (0xDC00...0xDFFF).contains(low)
+                        else { return false }
+                        index += 6
+                    }
+                default:
+                    return false
+                }
+                continue
+            }
+            index += 1
+        }
+        return false
+    }
+
+    func hex4(at start: Int) -> UInt32? {
+        guard start + 4 <= bytes.count else { return nil }
+        var value: UInt32 = 0
+        for byte in bytes[start..<start + 4] {
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
+    mutating func number() -> Bool {
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count else { return false }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            guard digits() > 0 else { return false }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { return false }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
+            let start = index
+            let count = digits()
+            // numeric holds up to 131072 digits before the point: refuse exponents that could overflow it.
+            guard count > 0, count <= 5 else { return false }
+            let exponent = bytes[start..<index].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            if exponent > 100_000 { return false }
+        }
+        return true
+    }
+
+    mutating func digits() -> Int {
+        let start = index
+        while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") { index += 1 }
+        return index - start
+    }
+}

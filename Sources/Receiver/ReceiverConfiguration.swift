@@ -1,0 +1,35 @@
+package import TLS
+
+/// Everything `webhookd serve` configures, validated by the command before the server starts.
+package struct ReceiverConfiguration: Sendable {
+    /// `--listen`.
+    package var listen: SocketAddress
+    /// Server identity, client CA bundle, CRLs, verify depth.
+    package var tls: TLSServerConfiguration
+    /// `--workers`: event-loop threads, each with its own SO_REUSEPORT listener.
+    package var workers: Int
+    /// `--max-body-bytes`.
+    package var maxBodyBytes: Int = 1_048_576
+    /// `--handshake-timeout`, `--header-timeout`, `--body-timeout`, `--idle-timeout`.
+    package var handshakeTimeout: Duration = .seconds(10)
+    package var headerTimeout: Duration = .seconds(10)
+    package var bodyTimeout: Duration = .seconds(30)
+    package var idleTimeout: Duration = .seconds(60)
+    /// After this many requests a connection answers with `Connection: close`.
+    package var maxRequestsPerConnection = 1_000
+    /// `--rejections-per-second`.
+    package var rejectionsPerSecond = 100
+    /// Database writer threads (each one libpq session) and their batch limit.
+    package var writerThreads = 2
+    package var maxBatch = 256
+    /// SIGTERM: how long in-flight requests get before the rest are answered 503.
+    package var drainTimeout: Duration = .seconds(9)
+    /// 404/405 answers keep the connection when the rest of the body (at most this much) drains.
+    package var maxDrainBytes = 65_536
+
+    package init(listen: SocketAddress, tls: TLSServerConfiguration, workers: Int) {
+        self.listen = listen
+        self.tls = tls
+        self.workers = workers
+    }
+}

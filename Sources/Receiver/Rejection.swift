@@ -1,0 +1,101 @@
+package import Logging
+import Synchronization
+package import TLS
+
+/// One refusal (handshake or authorization), as logged and as stored in `rejections`.
+package struct Rejection: Sendable {
+    package enum Stage: String, Sendable {
+        case handshake, authorization
+    }
+    package var stage: Stage
+    package var reason: RefusalReason
+    package var detail: String
+    package var remoteAddress: String
+    package var clientID: String?
+    package var endpoint: String?
+    package var certificate: PeerCertificate?
+
+    package init(
+        stage: Stage, reason: RefusalReason, detail: String, remoteAddress: String, clientID: String? = nil,
+        endpoint: String? = nil, certificate: PeerCertificate? = nil
+    ) {
+        self.stage = stage
+        self.reason = reason
+        self.detail = detail
+        self.remoteAddress = remoteAddress
+        self.clientID = clientID
+        self.endpoint = endpoint
+        self.certificate = certificate
+    }
+}
+
+/// Logs every refusal with its reason code, peer and certificate facts, and queues it for the
+/// `rejections` table at a bounded rate (a token bucket of `perSecond`), so a flood of bad clients
+/// cannot become a flood of inserts. Refusals over the rate are counted and logged in aggregate.
+package final class RejectionRecorder: Sendable {
+    private let queue: HandoffQueue<Rejection>
+    private let perSecond: Int
+    private let bucket: Mutex<Bucket>
+    private let statistics: ReceiverStatistics
+    private let logger: Logger
+
+    private struct Bucket {
+        var tokens: Double
+        var refilledAt: ContinuousClock.Instant
+        var droppedSinceReport = 0
+    }
+
+    package init(perSecond: Int, statistics: ReceiverStatistics, logger: Logger) {
+        self.queue = HandoffQueue(waker: nil)
+        self.perSecond = perSecond
+        self.bucket = Mutex(Bucket(tokens: Double(perSecond), refilledAt: .now))
+        self.statistics = statistics
+        self.logger = logger
+    }
+
+    /// Logs the refusal and, within the rate, queues it for storage. Any thread.
+    package func record(_ rejection: Rejection) {
+        var metadata: Logger.Metadata = [
+            "reason": "\(rejection.reason.code)", "stage": "\(rejection.stage.rawValue)",
+            "peer": "\(rejection.remoteAddress)", "detail": "\(rejection.detail)",
+        ]
+        if let endpoint = rejection.endpoint { metadata["endpoint"] = "\(endpoint)" }
+        if let client = rejection.clientID { metadata["client"] = "\(client)" }
+        if let certificate = rejection.certificate {
+            metadata["subject"] = "\(certificate.subject)"
+            metadata["issuer"] = "\(certificate.issuer)"
+            metadata["serial"] = "\(certificate.serialHex)"
+            metadata["sha256"] = "\(certificate.sha256)"
+        }
+        logger.warning("refused", metadata: metadata)
+        let admitted = bucket.withLock { bucket in
+            let now = ContinuousClock.now
+            let elapsed = now - bucket.refilledAt
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            bucket.tokens = min(Double(perSecond), bucket.tokens + seconds * Double(perSecond))
+            bucket.refilledAt = now
+            guard bucket.tokens >= 1 else {
+                bucket.droppedSinceReport += 1
+                return false
+            }
+            bucket.tokens -= 1
+            return true
+        }
+        statistics.recordRejection(stored: admitted)
+        if admitted { queue.push(rejection) }
+    }
+
+    /// Takes the queued rejections (the bookkeeper stores them) and reports drops in aggregate.
+    package func drain() -> [Rejection] {
+        let dropped = bucket.withLock { bucket in
+            defer { bucket.droppedSinceReport = 0 }
+            return bucket.droppedSinceReport
+        }
+        if dropped > 0 {
+            logger.warning(
+                "refusals over --rejections-per-second were logged but not stored",
+                metadata: ["count": "\(dropped)", "limit": "\(perSecond)"])
+        }
+        return queue.drain()
+    }
+}

@@ -1,0 +1,256 @@
+import Glibc
+import HTTP1
+package import Logging
+import Synchronization
+package import TLS
+
+/// Commands the server sends a worker from another thread, through its loop's waker.
+package final class WorkerControl: Sendable {
+    enum Command: Sendable {
+        case none, drain, abort, stop
+    }
+    private let state = Mutex<(command: Command, connections: Int, running: Bool)>((.none, 0, false))
+    let waker: EventLoopWaker
+
+    init(waker: EventLoopWaker) {
+        self.waker = waker
+    }
+
+    func send(_ command: Command) {
+        state.withLock { $0.command = command }
+        waker.wake()
+    }
+
+    var command: Command { state.withLock { $0.command } }
+
+    /// Open connections, as last published by the worker.
+    package var connectionCount: Int { state.withLock { $0.connections } }
+    package var isRunning: Bool { state.withLock { $0.running } }
+
+    func publish(connections: Int) { state.withLock { $0.connections = connections } }
+    func publish(running: Bool) { state.withLock { $0.running = running } }
+}
+
+/// The parts every worker shares (all Sendable): configuration, current TLS context, registry
+/// snapshot, writer, refusal recorder, statistics, logger.
+package struct WorkerShared: Sendable {
+    package var configuration: ReceiverConfiguration
+    package var tlsContext: TLSContextHolder
+    package var authorization: AuthorizationState
+    package var writer: DeliveryWriter
+    package var rejections: RejectionRecorder
+    package var activity: ClientActivity
+    package var statistics: ReceiverStatistics
+    package var logger: Logger
+    package var connectionIDs: ConnectionIDSource
+}
+
+/// The current TLS context for new connections; SIGHUP swaps it. Open connections keep theirs.
+package final class TLSContextHolder: Sendable {
+    private let current: Mutex<TLSContext>
+    package init(_ context: TLSContext) { current = Mutex(context) }
+    package var context: TLSContext { current.withLock { $0 } }
+    package func replace(_ context: TLSContext) { current.withLock { $0 = context } }
+}
+
+/// Unique connection ids across workers.
+package final class ConnectionIDSource: Sendable {
+    private let next = Atomic<UInt64>(1)
+    package init() {}
+    func make() -> UInt64 { next.wrappingAdd(1, ordering: .relaxed).oldValue }
+}
+
+/// One event-loop thread: its own epoll set, its own SO_REUSEPORT listener, the connections it accepted,
+/// and the queue on which writers post completions back to it.
+final class Worker: EventHandler {
+    let loop: EventLoop
+    let configuration: ReceiverConfiguration
+    let shared: WorkerShared
+    let control: WorkerControl
+    private let listener: Socket
+    private let completions: HandoffQueue<DeliveryCompletion>
+    private var connections: [UInt64: Connection] = [:]
+    private(set) var isShuttingDown = false
+    /// One read buffer per loop, reused by every connection (reads are parsed at once).
+    var readBuffer = [UInt8](repeating: 0, count: 65_536)
+    private var cachedDate = HTTPDate(secondsSince1970: 0)
+
+    var statistics: ReceiverStatistics { shared.statistics }
+    var rejections: RejectionRecorder { shared.rejections }
+    var authorization: AuthorizationState { shared.authorization }
+    var activity: ClientActivity { shared.activity }
+    var logger: Logger { shared.logger }
+
+    /// Builds the worker on its own thread around a listening descriptor created by the server.
+    init(listenerDescriptor: Int32, shared: WorkerShared, control: WorkerControl) throws(SystemError) {
+        self.loop = try EventLoop(waker: control.waker)
+        self.configuration = shared.configuration
+        self.shared = shared
+        self.control = control
+        self.listener = Socket(takingOwnershipOf: listenerDescriptor)
+        self.completions = HandoffQueue(waker: control.waker)
+    }
+
+    /// Runs the loop until the server says stop.
+    func run() {
+        do {
+            try loop.register(listener.fileDescriptor, interest: .readable, handler: self)
+        } catch {
+            logger.critical("cannot watch the listening socket", metadata: ["error": "\(error)"])
+            listener.close()
+            return
+        }
+        loop.onWake { [unowned self] in self.wake() }
+        scheduleSweep()
+        control.publish(running: true)
+        loop.run()
+        for connection in Array(connections.values) { connection.close() }
+        if listener.isOpen {
+            loop.unregister(listener.fileDescriptor)
+            listener.close()
+        }
+        control.publish(connections: 0)
+        control.publish(running: false)
+    }
+
+    // MARK: - Accepting
+
+    func handle(_ events: EpollEvents) {
+        // The listener is readable: accept everything waiting.
+        while !isShuttingDown {
+            let accepted: (Socket, SocketAddress)?
+            do {
+                accepted = try listener.accept()
+            } catch {
+                // EMFILE and friends: log and let the next readiness retry.
+                logger.error("accept failed", metadata: ["error": "\(error)"])
+                return
+            }
+            guard let (socket, remote) = accepted else { return }
+            let tls: TLSConnection
+            do {
+                tls = try TLSConnection(context: shared.tlsContext.context, fileDescriptor: socket.fileDescriptor)
+            } catch {
+                logger.error("cannot create a TLS session", metadata: ["error": "\(error)"])
+                socket.close()
+                continue
+            }
+            let connection = Connection(
+                id: shared.connectionIDs.make(), socket: socket, tls: tls, remote: remote, worker: self)
+            do {
+                try loop.register(socket.fileDescriptor, interest: .readable, handler: connection)
+            } catch {
+                socket.close()
+                continue
+            }
+            connections[connection.id] = connection
+            statistics.connectionOpened()
+            control.publish(connections: connections.count)
+        }
+    }
+
+    func connectionClosed(_ connection: Connection) {
+        connections[connection.id] = nil
+        statistics.connectionClosed()
+        control.publish(connections: connections.count)
+        if isShuttingDown && connections.isEmpty && control.command == .drain {
+            // Nothing left in flight: the server will notice and stop us.
+            control.publish(connections: 0)
+        }
+    }
+
+    // MARK: - Completions and commands
+
+    private func wake() {
+        for completion in completions.drain() {
+            connections[completion.connectionID]?.complete(completion.outcome)
+        }
+        switch control.command {
+        case .none:
+            break
+        case .drain:
+            beginShutdown()
+        case .abort:
+            beginShutdown()
+            for connection in Array(connections.values) { connection.abortForShutdown() }
+        case .stop:
+            loop.stop()
+        }
+    }
+
+    private func beginShutdown() {
+        guard !isShuttingDown else { return }
+        isShuttingDown = true
+        loop.unregister(listener.fileDescriptor)
+        listener.close()
+        // SPEC: connections that are idle or still in the handshake are closed; in-flight requests finish.
+        for connection in Array(connections.values) where connection.isIdle { connection.close() }
+    }
+
+    // MARK: - Time
+
+    private func scheduleSweep() {
+        loop.schedule(after: .milliseconds(250)) { [unowned self] in
+            self.sweep()
+            self.scheduleSweep()
+        }
+    }
+
+    /// Closes or answers connections whose deadline passed. One pass over the connections every 250 ms
+    /// is cheaper than a timer per connection re-armed on every request.
+    private func sweep() {
+        cachedDate = HTTPDate(secondsSince1970: Int64(time(nil)))
+        let now = loop.now
+        for connection in Array(connections.values) where connection.deadline <= now && connection.state != .awaitingCommit {
+            connection.deadlineExpired()
+        }
+    }
+
+    var date: HTTPDate {
+        if cachedDate.secondsSince1970 == 0 { cachedDate = HTTPDate(secondsSince1970: Int64(time(nil))) }
+        return cachedDate
+    }
+
+    var wallClockSeconds: Int64 { Int64(time(nil)) }
+
+    // MARK: - Deliveries
+
+    func submit(_ delivery: Delivery, from connection: Connection) {
+        shared.writer.submit(DeliveryTicket(delivery: delivery, connectionID: connection.id, replies: completions))
+    }
+
+    /// Builds the row for a finished request: every SPEC column (headers as `[name, value]` pairs in
+    /// arrival order, exact body bytes, body_json eligibility, SHA-256, certificate and TLS facts).
+    func makeDelivery(
+        _ flight: Connection.InFlight, peer: PeerCertificate, remote: SocketAddress, tlsVersion: String,
+        tlsCipher: String
+    ) -> Delivery {
+        var headers: [UInt8] = [UInt8(ascii: "[")]
+        for (index, header) in flight.head.headers.enumerated() {
+            if index > 0 { headers.append(UInt8(ascii: ",")) }
+            headers.append(UInt8(ascii: "["))
+            JSONText.appendString(header.name, to: &headers)
+            headers.append(UInt8(ascii: ","))
+            JSONText.appendString(header.value, to: &headers)
+            headers.append(UInt8(ascii: "]"))
+        }
+        headers.append(UInt8(ascii: "]"))
+        return Delivery(
+            id: UUIDv4.make(), clientID: flight.clientID, endpoint: flight.endpoint, method: flight.head.method,
+            path: flight.head.path, query: flight.head.query, headersJSON: String(decoding: headers, as: UTF8.self),
+            contentType: flight.head.firstValue(of: "Content-Type"), body: flight.body,
+            bodyIsJSON: JSONText.isJSONBCompatible(flight.body), bodySHA256: SHA256Digest.hex(flight.body),
+            idempotencyKey: Self.idempotencyKey(flight.head), certSubject: peer.subject, certIssuer: peer.issuer,
+            certSerial: peer.serialHex, certSHA256: peer.sha256, certNotAfter: peer.notAfter,
+            remoteAddress: remote.host, tlsVersion: tlsVersion, tlsCipher: tlsCipher)
+    }
+
+    /// SPEC: the first of `webhook-id`, `X-GitHub-Delivery`, `Idempotency-Key` that is present and
+    /// non-empty.
+    static func idempotencyKey(_ head: HTTPRequestHead) -> String? {
+        for name in ["webhook-id", "X-GitHub-Delivery", "Idempotency-Key"] {
+            if let value = head.firstValue(of: name), !value.isEmpty { return value }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Postgres
+import Receiver
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Receive webhooks over mutual TLS and commit them to PostgreSQL.")
+
+    @OptionGroup var options: ServeOptions
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        reportingFailures {
+            let format = try options.resolvedLogFormat()
+            let configuration = try options.configuration()
+            let wait = try options.databaseWaitDuration()
+            let migrator = try? database.migrator()
+            try ReceiverRunner.run(configuration: configuration, database: database, migrator: migrator, logFormat: format, databaseWait: wait)
+        }
+    }
+}
+
+/// The start sequence shared by `serve` and `dev`: process-wide setup, database, server, signals.
+enum ReceiverRunner {
+    static func run(
+        configuration: ReceiverConfiguration, database: DatabaseOptions, migrator: Migrator?,
+        logFormat: LineLogHandler.Format, databaseWait: Duration, onReady: (Server, DatabaseHandle) -> Void = { _, _ in }
+    ) throws {
+        LogSetup.bootstrap(format: logFormat)
+        // STYLE.md §32: once, before any thread starts, so every thread inherits the mask.
+        ignoreSIGPIPE()
+        SignalWaiter.blockTerminationAndReloadSignals()
+        let signals: SignalWaiter
+        do {
+            signals = try SignalWaiter()
+        } catch {
+            throw CommandFailure.failure("cannot wait for signals: \(error)")
+        }
+        let handle = try database.open()
+        defer { handle.release() }
+        let server = Server(configuration: configuration, database: handle, logger: Logger(label: "webhookd"))
+        do {
+            try server.start(migrator: migrator, databaseWait: databaseWait)
+        } catch {
+            throw CommandFailure.usage(error.message)
+        }
+        onReady(server, handle)
+        server.runUntilTerminated(signals: signals)
+    }
+}
