@@ -155,7 +155,9 @@ package struct EmbeddedCluster: Sendable {
     }
 
     private func ensureRunning(binaries: PostgresBinaries, runAsPostgres: Bool) throws(PostgresError) -> Int {
-        if let port = runningPort(), Self.run([binaries.pgCtl, "-D", pgdata, "status"], asPostgres: runAsPostgres).status == 0 {
+        if let port = runningPort(),
+            Self.run([binaries.pgCtl, "-D", pgdata, "status"], asPostgres: runAsPostgres).status == 0
+        {
             return port
         }
         let port = try Self.freeLoopbackPort()
@@ -182,7 +184,7 @@ package struct EmbeddedCluster: Sendable {
         if found.rowCount == 0 {
             do {
                 try connection.query("CREATE DATABASE webhookd")
-            } catch where error.sqlState == "42P04" {
+            } catch  where error.sqlState == "42P04" {
                 // Created concurrently by another process: that is what we wanted.
             }
         }
@@ -310,11 +312,16 @@ package final class EmbeddedClusterLease: @unchecked Sendable {
 
     /// libpq keyword/value parameters for `database`.
     package func connectionParameters(database: String = EmbeddedCluster.database) -> [String: String] {
-        ["host": "127.0.0.1", "port": String(port), "user": EmbeddedCluster.user, "password": password, "dbname": database]
+        [
+            "host": "127.0.0.1", "port": String(port), "user": EmbeddedCluster.user, "password": password,
+            "dbname": database,
+        ]
     }
 
     /// A URL for people (no password): `postgresql://webhookd@127.0.0.1:PORT/webhookd`.
-    package var displayURL: String { "postgresql://\(EmbeddedCluster.user)@127.0.0.1:\(port)/\(EmbeddedCluster.database)" }
+    package var displayURL: String {
+        "postgresql://\(EmbeddedCluster.user)@127.0.0.1:\(port)/\(EmbeddedCluster.database)"
+    }
 
     /// A `psql` command line that connects to the embedded database.
     package var psqlCommand: String {

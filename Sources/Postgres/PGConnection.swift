@@ -160,7 +160,8 @@ package final class PGConnection {
         try ensureOpen()
         var received = drainNotifications()
         if !received.isEmpty { return received }
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(
+            clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         var descriptor = pollfd(fd: PQsocket(raw), events: Int16(POLLIN), revents: 0)
         let ready = poll(&descriptor, 1, milliseconds)
         if ready < 0 && errno != EINTR {

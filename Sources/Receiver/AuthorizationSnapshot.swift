@@ -37,7 +37,9 @@ package struct AuthorizationSnapshot: Sendable {
     /// (client_disabled), endpoint granted (endpoint_not_granted), pins (pin_mismatch), issuers
     /// (issuer_mismatch).
     /// - Returns: the client id, or the reason for the refusal.
-    package func authorize(_ certificate: PeerCertificate, endpoint: String, now: Int64) -> Result<String, RefusalReason> {
+    package func authorize(_ certificate: PeerCertificate, endpoint: String, now: Int64) -> Result<
+        String, RefusalReason
+    > {
         let clientID: String
         switch certificate.identity {
         case .success(let id): clientID = id

@@ -1,6 +1,6 @@
+import Glibc
 package import Logging
 package import Postgres
-import Glibc
 import Synchronization
 import TLS
 
@@ -114,7 +114,8 @@ package final class Bookkeeper: Sendable {
                 }
             } catch {
                 logger.error(
-                    "registry session failed; keeping the last client snapshot", metadata: ["error": "\(error.message)"])
+                    "registry session failed; keeping the last client snapshot", metadata: ["error": "\(error.message)"]
+                )
                 connection?.close()
                 connection = nil
                 nextConnectAttempt = .now + .seconds(1)

@@ -38,8 +38,12 @@ package struct ClientRegistry {
     ) throws(RegistryError) -> ClientRecord {
         let id = try ClientValidation.clientID(clientID)
         let endpoints = try ClientValidation.endpoints(endpoints)
-        let pins = try pins.map { pin throws(RegistryError) in try ClientValidation.fingerprint(pin, flag: "--pin-sha256") }
-        let issuers = try issuers.map { issuer throws(RegistryError) in try ClientValidation.fingerprint(issuer, flag: "--issuer-sha256") }
+        let pins = try pins.map { pin throws(RegistryError) in
+            try ClientValidation.fingerprint(pin, flag: "--pin-sha256")
+        }
+        let issuers = try issuers.map { issuer throws(RegistryError) in
+            try ClientValidation.fingerprint(issuer, flag: "--issuer-sha256")
+        }
         do {
             let result = try connection.query(
                 """
@@ -85,7 +89,9 @@ package struct ClientRegistry {
     /// Enables or disables a client.
     @discardableResult
     package func setEnabled(_ clientID: String, _ enabled: Bool) throws(RegistryError) -> ClientRecord {
-        try update(clientID, "UPDATE clients SET enabled = $2 WHERE client_id = $1 RETURNING \(Self.columns)", [.bool(enabled)])
+        try update(
+            clientID, "UPDATE clients SET enabled = $2 WHERE client_id = $1 RETURNING \(Self.columns)", [.bool(enabled)]
+        )
     }
 
     /// Grants an endpoint (idempotent).
@@ -105,7 +111,8 @@ package struct ClientRegistry {
     package func revokeEndpoint(_ clientID: String, endpoint: String) throws(RegistryError) -> ClientRecord {
         let name = try ClientValidation.endpoint(endpoint)
         return try update(
-            clientID, "UPDATE clients SET endpoints = array_remove(endpoints, $2) WHERE client_id = $1 RETURNING \(Self.columns)",
+            clientID,
+            "UPDATE clients SET endpoints = array_remove(endpoints, $2) WHERE client_id = $1 RETURNING \(Self.columns)",
             [.text(name)])
     }
 

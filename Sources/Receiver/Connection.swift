@@ -99,7 +99,9 @@ final class Connection: EventHandler {
             close()
         case .header, .body:
             inFlight = nil
-            respond(.error(status: 408, code: "request_timeout", message: "The request was not finished in time."), keepAlive: false)
+            respond(
+                .error(status: 408, code: "request_timeout", message: "The request was not finished in time."),
+                keepAlive: false)
         }
     }
 
@@ -127,7 +129,8 @@ final class Connection: EventHandler {
             let presentedNothing = failure.reason == .handshakeFailed && failure.peerCertificate == nil
             if presentedNothing {
                 worker.logger.info(
-                    "handshake failed", metadata: ["reason": "\(failure.reason.code)", "peer": "\(remote)", "detail": "\(failure.detail)"])
+                    "handshake failed",
+                    metadata: ["reason": "\(failure.reason.code)", "peer": "\(remote)", "detail": "\(failure.detail)"])
             } else {
                 worker.rejections.record(
                     Rejection(
@@ -220,11 +223,13 @@ final class Connection: EventHandler {
         // SPEC order: 404 → 405 → 403 → 411/413.
         let prefix = "/webhooks/"
         guard head.path.hasPrefix(prefix) else {
-            return answerEarly(head, .error(status: 404, code: "not_found", message: "There is no webhook endpoint at this path."))
+            return answerEarly(
+                head, .error(status: 404, code: "not_found", message: "There is no webhook endpoint at this path."))
         }
         let endpoint = String(head.path.dropFirst(prefix.count))
         guard ClientValidation.isEndpointName(endpoint) else {
-            return answerEarly(head, .error(status: 404, code: "not_found", message: "There is no webhook endpoint at this path."))
+            return answerEarly(
+                head, .error(status: 404, code: "not_found", message: "There is no webhook endpoint at this path."))
         }
         guard head.method == "POST" else {
             return answerEarly(
@@ -241,12 +246,15 @@ final class Connection: EventHandler {
         let clientID: String
         switch worker.authorization.snapshot.authorize(peer, endpoint: endpoint, now: now) {
         case .success(let id): clientID = id
-        case .failure(let reason): return refuse(reason, endpoint: endpoint, detail: Self.explain(reason, endpoint: endpoint))
+        case .failure(let reason):
+            return refuse(reason, endpoint: endpoint, detail: Self.explain(reason, endpoint: endpoint))
         }
         switch head.framing {
         case .none:
             return respond(
-                .error(status: 411, code: "length_required", message: "A webhook needs Content-Length or chunked encoding."),
+                .error(
+                    status: 411, code: "length_required", message: "A webhook needs Content-Length or chunked encoding."
+                ),
                 keepAlive: false)
         case .contentLength(let length) where length > worker.configuration.maxBodyBytes:
             return respond(
@@ -287,7 +295,9 @@ final class Connection: EventHandler {
                 stage: .authorization, reason: reason, detail: detail, remoteAddress: remote.host,
                 clientID: peer.flatMap { try? $0.identity.get() }, endpoint: endpoint, certificate: peer))
         // SPEC: after a 403 the connection closes; the body is never read, let alone stored.
-        respond(.error(status: 403, code: reason.code, message: "This client is not authorized for this endpoint."), keepAlive: false)
+        respond(
+            .error(status: 403, code: reason.code, message: "This client is not authorized for this endpoint."),
+            keepAlive: false)
     }
 
     static func explain(_ reason: RefusalReason, endpoint: String) -> String {
@@ -333,7 +343,8 @@ final class Connection: EventHandler {
             return
         }
         guard let peer else { return close() }
-        let delivery = worker.makeDelivery(flight, peer: peer, remote: remote, tlsVersion: tlsVersion, tlsCipher: tlsCipher)
+        let delivery = worker.makeDelivery(
+            flight, peer: peer, remote: remote, tlsVersion: tlsVersion, tlsCipher: tlsCipher)
         state = .awaitingCommit
         deadlineKind = .none
         inFlightKeepAlive = flight.head.keepAlive
@@ -357,10 +368,13 @@ final class Connection: EventHandler {
         case .unavailable:
             send(
                 .error(
-                    status: 503, code: "database_unavailable", message: "The delivery could not be stored; retry later.",
+                    status: 503, code: "database_unavailable",
+                    message: "The delivery could not be stored; retry later.",
                     headers: [HTTPHeader(name: "Retry-After", value: "5")]), keepAlive: inFlightKeepAlive)
         case .failed:
-            send(.error(status: 500, code: "internal_error", message: "The delivery could not be stored."), keepAlive: inFlightKeepAlive)
+            send(
+                .error(status: 500, code: "internal_error", message: "The delivery could not be stored."),
+                keepAlive: inFlightKeepAlive)
         }
         guard state == .reading, !closeWhenFlushed else { return }
         setDeadline(.idle, worker.configuration.idleTimeout)
@@ -466,7 +480,9 @@ final class Connection: EventHandler {
         for _ in 0..<8 {
             let result: Int?
             do {
-                result = try scratch.withUnsafeMutableBytes { buffer throws(SystemError) in try socket.read(into: buffer) }
+                result = try scratch.withUnsafeMutableBytes { buffer throws(SystemError) in
+                    try socket.read(into: buffer)
+                }
             } catch {
                 return close()
             }

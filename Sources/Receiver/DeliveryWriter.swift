@@ -146,7 +146,8 @@ private struct WriterSession {
 
     /// A single delivery that failed: retry once without `body_json` (a JSON document jsonb still
     /// refused), else report it failed.
-    private func singleFallback(_ delivery: Delivery, on connection: PGConnection, error: any Error) -> DeliveryOutcome {
+    private func singleFallback(_ delivery: Delivery, on connection: PGConnection, error: any Error) -> DeliveryOutcome
+    {
         if let error = error as? PostgresError, error.isConnectionProblem { return .unavailable }
         var plain = delivery
         plain.bodyIsJSON = false
@@ -155,7 +156,10 @@ private struct WriterSession {
         } catch {
             logger.error(
                 "database refused a delivery",
-                metadata: ["client": "\(delivery.clientID)", "error": "\((error as? PostgresError)?.debugDescription ?? "\(error)")"])
+                metadata: [
+                    "client": "\(delivery.clientID)",
+                    "error": "\((error as? PostgresError)?.debugDescription ?? "\(error)")",
+                ])
             if let error = error as? PostgresError, error.isConnectionProblem { return .unavailable }
             return .failed
         }

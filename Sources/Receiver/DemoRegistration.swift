@@ -6,7 +6,8 @@ package enum DemoRegistration {
         let registry = ClientRegistry(connection: connection)
         do {
             _ = try registry.add(
-                clientID: clientID, endpoints: [endpoint], description: "webhookd dev demo client", pins: [], issuers: [])
+                clientID: clientID, endpoints: [endpoint], description: "webhookd dev demo client", pins: [],
+                issuers: [])
         } catch let error where error.code == .alreadyExists {
             try registry.grant(clientID, endpoint: endpoint)
             try registry.setEnabled(clientID, true)

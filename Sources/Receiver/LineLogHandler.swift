@@ -60,7 +60,8 @@ package struct LineLogHandler: LogHandler {
 
     /// Quotes values with spaces or quotes so a text line stays machine-splittable.
     static func textValue(_ value: String) -> String {
-        value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? JSONText.quoted(value) : value
+        value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
+            ? JSONText.quoted(value) : value
     }
 
     /// ISO 8601 UTC with milliseconds.

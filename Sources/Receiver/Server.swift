@@ -115,7 +115,8 @@ package final class Server {
             } catch {
                 if ContinuousClock.now >= deadline {
                     throw ServerStartError(
-                        "cannot reach the database (\(database.displayName)) after \(wait.components.seconds) s: \(error.message)")
+                        "cannot reach the database (\(database.displayName)) after \(wait.components.seconds) s: \(error.message)"
+                    )
                 }
                 logger.warning("waiting for the database", metadata: ["error": "\(error.message)"])
                 usleep(500_000)
@@ -129,7 +130,8 @@ package final class Server {
                 let pending = try migrator.pending(on: connection)
                 if !pending.isEmpty {
                     throw ServerStartError(
-                        "the database is not migrated (\(pending.count) pending, first \(pending[0].name)); run webhookd migrate")
+                        "the database is not migrated (\(pending.count) pending, first \(pending[0].name)); run webhookd migrate"
+                    )
                 }
             } else {
                 let result = try connection.query("SELECT to_regclass('public.deliveries') IS NOT NULL")

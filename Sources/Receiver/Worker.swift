@@ -201,7 +201,8 @@ final class Worker: EventHandler {
     private func sweep() {
         cachedDate = HTTPDate(secondsSince1970: Int64(time(nil)))
         let now = loop.now
-        for connection in Array(connections.values) where connection.deadline <= now && connection.state != .awaitingCommit {
+        for connection in Array(connections.values)
+        where connection.deadline <= now && connection.state != .awaitingCommit {
             connection.deadlineExpired()
         }
     }

@@ -7,7 +7,9 @@ struct ClientsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clients",
         abstract: "Manage the clients allowed to deliver (changes reach a running server within 1 s).",
-        subcommands: [Add.self, List.self, Show.self, Disable.self, Enable.self, Remove.self, Grant.self, RevokeEndpoint.self]
+        subcommands: [
+            Add.self, List.self, Show.self, Disable.self, Enable.self, Remove.self, Grant.self, RevokeEndpoint.self,
+        ]
     )
 
     @discardableResult
@@ -29,7 +31,8 @@ struct ClientsCommand: ParsableCommand {
         @Option(name: .customLong("endpoint"), help: "Endpoint name to grant (repeatable); '*' grants every endpoint")
         var endpoints: [String] = []
         @Option(help: "Free text for operators") var description: String = ""
-        @Option(name: .customLong("pin-sha256"), help: "Allowed leaf certificate SHA-256 (repeatable)") var pins: [String] = []
+        @Option(name: .customLong("pin-sha256"), help: "Allowed leaf certificate SHA-256 (repeatable)") var pins:
+            [String] = []
         @Option(name: .customLong("issuer-sha256"), help: "Allowed issuing CA certificate SHA-256 (repeatable)")
         var issuers: [String] = []
         @OptionGroup var database: DatabaseOptions
@@ -37,9 +40,12 @@ struct ClientsCommand: ParsableCommand {
         func run() throws {
             reportingFailures {
                 let record = try ClientsCommand.withRegistry(database) {
-                    try $0.add(clientID: id, endpoints: endpoints, description: description, pins: pins, issuers: issuers)
+                    try $0.add(
+                        clientID: id, endpoints: endpoints, description: description, pins: pins, issuers: issuers)
                 }
-                let granted = record.endpoints.isEmpty ? "no endpoints yet" : "endpoints " + record.endpoints.joined(separator: ",")
+                let granted =
+                    record.endpoints.isEmpty
+                    ? "no endpoints yet" : "endpoints " + record.endpoints.joined(separator: ",")
                 print("added client \(record.clientID) (\(granted))")
             }
         }

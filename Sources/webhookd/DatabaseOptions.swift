@@ -5,13 +5,19 @@ import Receiver
 
 /// `--database-url` and `--data-dir`, shared by every command that uses the database.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (env DATABASE_URL); default: the embedded cluster under --data-dir")
+    @Option(
+        name: .customLong("database-url"),
+        help: "PostgreSQL URL (env DATABASE_URL); default: the embedded cluster under --data-dir")
     var databaseURL: String?
 
-    @Option(name: .customLong("data-dir"), help: "Directory of the embedded PostgreSQL cluster (env WEBHOOKD_DATA_DIR) [.webhookd]")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Directory of the embedded PostgreSQL cluster (env WEBHOOKD_DATA_DIR) [.webhookd]")
     var dataDirectory: String?
 
-    @Option(name: .customLong("sql-dir"), help: "Directory of the SQL migrations (env WEBHOOKD_SQL_DIR) [./sql, or beside the binary]")
+    @Option(
+        name: .customLong("sql-dir"),
+        help: "Directory of the SQL migrations (env WEBHOOKD_SQL_DIR) [./sql, or beside the binary]")
     var sqlDirectory: String?
 
     var location: DatabaseLocation {
@@ -45,12 +51,14 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The migrations directory, or exit 64 saying where it looked.
     func migrator() throws -> Migrator {
-        let executable = CommandLine.arguments.first.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path } ?? ""
+        let executable =
+            CommandLine.arguments.first.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path } ?? ""
         guard
             let directory = Migrator.locateDirectory(
                 explicit: Environment.value(sqlDirectory, flag: "sql-dir"), executablePath: executable)
         else {
-            throw CommandFailure.usage("cannot find the sql/ migrations directory; run from the repository or pass --sql-dir")
+            throw CommandFailure.usage(
+                "cannot find the sql/ migrations directory; run from the repository or pass --sql-dir")
         }
         do {
             return try Migrator(directory: directory)

@@ -7,7 +7,8 @@ import TLS
 struct DevCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "One-command demo: dev PKI in certs/, embedded PostgreSQL, client demo-client on endpoint demo, serving on 127.0.0.1:8443."
+        abstract:
+            "One-command demo: dev PKI in certs/, embedded PostgreSQL, client demo-client on endpoint demo, serving on 127.0.0.1:8443."
     )
 
     @Option(help: "Address to listen on [127.0.0.1:8443]") var listen: String = "127.0.0.1:8443"
@@ -24,7 +25,8 @@ struct DevCommand: ParsableCommand {
             }
             // SPEC: check the port before creating files or starting anything.
             if let problem = PortProbe.unavailableReason(address) {
-                throw CommandFailure.usage("--listen \(address): \(problem); stop what uses it or pass --listen 127.0.0.1:PORT")
+                throw CommandFailure.usage(
+                    "--listen \(address): \(problem); stop what uses it or pass --listen 127.0.0.1:PORT")
             }
             let pki: DevPKIPaths
             do {

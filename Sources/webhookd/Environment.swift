@@ -6,7 +6,8 @@ import Foundation
 enum Environment {
     /// The variable that backs `--flag`.
     static func variableName(forFlag flag: String) -> String {
-        flag == "database-url" ? "DATABASE_URL" : "WEBHOOKD_" + flag.uppercased().replacingOccurrences(of: "-", with: "_")
+        flag == "database-url"
+            ? "DATABASE_URL" : "WEBHOOKD_" + flag.uppercased().replacingOccurrences(of: "-", with: "_")
     }
 
     /// The flag's value, else its variable's, else nil.

@@ -17,7 +17,9 @@ struct ServeCommand: ParsableCommand {
             let configuration = try options.configuration()
             let wait = try options.databaseWaitDuration()
             let migrator = try? database.migrator()
-            try ReceiverRunner.run(configuration: configuration, database: database, migrator: migrator, logFormat: format, databaseWait: wait)
+            try ReceiverRunner.run(
+                configuration: configuration, database: database, migrator: migrator, logFormat: format,
+                databaseWait: wait)
         }
     }
 }
@@ -26,7 +28,8 @@ struct ServeCommand: ParsableCommand {
 enum ReceiverRunner {
     static func run(
         configuration: ReceiverConfiguration, database: DatabaseOptions, migrator: Migrator?,
-        logFormat: LineLogHandler.Format, databaseWait: Duration, onReady: (Server, DatabaseHandle) -> Void = { _, _ in }
+        logFormat: LineLogHandler.Format, databaseWait: Duration,
+        onReady: (Server, DatabaseHandle) -> Void = { _, _ in }
     ) throws {
         LogSetup.bootstrap(format: logFormat)
         // STYLE.md §32: once, before any thread starts, so every thread inherits the mask.

@@ -8,26 +8,39 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Address to listen on, HOST:PORT (env WEBHOOKD_LISTEN) [0.0.0.0:8443]") var listen: String?
     @Option(help: "Server certificate chain, PEM (env WEBHOOKD_CERT)") var cert: String?
     @Option(help: "Server private key, PEM, may be encrypted (env WEBHOOKD_KEY)") var key: String?
-    @Option(name: .customLong("key-passphrase-file"), help: "File holding the key's passphrase (env WEBHOOKD_KEY_PASSPHRASE_FILE)")
+    @Option(
+        name: .customLong("key-passphrase-file"),
+        help: "File holding the key's passphrase (env WEBHOOKD_KEY_PASSPHRASE_FILE)")
     var keyPassphraseFile: String?
     @Option(help: "Server identity as PKCS#12, instead of --cert/--key (env WEBHOOKD_PKCS12)") var pkcs12: String?
-    @Option(name: .customLong("client-ca"), help: "PEM bundle of the CAs trusted to issue client certificates (required; env WEBHOOKD_CLIENT_CA)")
+    @Option(
+        name: .customLong("client-ca"),
+        help: "PEM bundle of the CAs trusted to issue client certificates (required; env WEBHOOKD_CLIENT_CA)")
     var clientCA: String?
-    @Option(name: .customLong("crl"), help: "CRL file, PEM (repeatable; env WEBHOOKD_CRL, comma-separated)") var crls: [String] = []
-    @Option(name: .customLong("verify-depth"), help: "Most intermediate CAs allowed in a client chain (env WEBHOOKD_VERIFY_DEPTH) [4]")
+    @Option(name: .customLong("crl"), help: "CRL file, PEM (repeatable; env WEBHOOKD_CRL, comma-separated)") var crls:
+        [String] = []
+    @Option(
+        name: .customLong("verify-depth"),
+        help: "Most intermediate CAs allowed in a client chain (env WEBHOOKD_VERIFY_DEPTH) [4]")
     var verifyDepth: Int?
-    @Option(name: .customLong("admin-listen"), help: "Admin listener HOST:PORT or 'off' (env WEBHOOKD_ADMIN_LISTEN) [127.0.0.1:9090]")
+    @Option(
+        name: .customLong("admin-listen"),
+        help: "Admin listener HOST:PORT or 'off' (env WEBHOOKD_ADMIN_LISTEN) [127.0.0.1:9090]")
     var adminListen: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest accepted body (env WEBHOOKD_MAX_BODY_BYTES) [1048576]")
     var maxBodyBytes: Int?
     @Option(help: "Event-loop threads (env WEBHOOKD_WORKERS) [number of cores]") var workers: Int?
-    @Option(name: .customLong("log-format"), help: "text or json (env WEBHOOKD_LOG_FORMAT) [text]") var logFormat: String?
-    @Option(name: .customLong("handshake-timeout"), help: "Seconds for the TLS handshake [10]") var handshakeTimeout: Int?
+    @Option(name: .customLong("log-format"), help: "text or json (env WEBHOOKD_LOG_FORMAT) [text]") var logFormat:
+        String?
+    @Option(name: .customLong("handshake-timeout"), help: "Seconds for the TLS handshake [10]") var handshakeTimeout:
+        Int?
     @Option(name: .customLong("header-timeout"), help: "Seconds for a whole request head [10]") var headerTimeout: Int?
     @Option(name: .customLong("body-timeout"), help: "Seconds without body progress [30]") var bodyTimeout: Int?
     @Option(name: .customLong("idle-timeout"), help: "Seconds between keep-alive requests [60]") var idleTimeout: Int?
-    @Option(name: .customLong("rejections-per-second"), help: "Most refusals stored per second [100]") var rejectionsPerSecond: Int?
-    @Option(name: .customLong("database-wait"), help: "Seconds to wait for the database at start [30]") var databaseWait: Int?
+    @Option(name: .customLong("rejections-per-second"), help: "Most refusals stored per second [100]")
+    var rejectionsPerSecond: Int?
+    @Option(name: .customLong("database-wait"), help: "Seconds to wait for the database at start [30]")
+    var databaseWait: Int?
 
     /// The log format, or exit 64.
     func resolvedLogFormat() throws -> LineLogHandler.Format {
@@ -71,7 +84,9 @@ struct ServeOptions: ParsableArguments {
             throw CommandFailure.usage("--workers must be between 1 and 256")
         }
         configuration.maxBodyBytes = try Environment.integer(maxBodyBytes, flag: "max-body-bytes", default: 1_048_576)
-        guard configuration.maxBodyBytes >= 0 else { throw CommandFailure.usage("--max-body-bytes must not be negative") }
+        guard configuration.maxBodyBytes >= 0 else {
+            throw CommandFailure.usage("--max-body-bytes must not be negative")
+        }
         configuration.handshakeTimeout = .seconds(try positive(handshakeTimeout, "handshake-timeout", 10))
         configuration.headerTimeout = .seconds(try positive(headerTimeout, "header-timeout", 10))
         configuration.bodyTimeout = .seconds(try positive(bodyTimeout, "body-timeout", 30))
