@@ -14,6 +14,13 @@ package enum PKI {
     package static func issue(
         _ spec: CertificateSpec, publicKeyOf key: PrivateKey, issuer: Certificate?, issuerKey: PrivateKey
     ) throws(TLSError) -> Certificate {
+        try issue(spec, publicKey: key.raw, issuer: issuer, issuerKey: issuerKey)
+    }
+
+    /// Issues a certificate for a borrowed `EVP_PKEY *` that may hold only a public key (a CSR's), as `issue`.
+    static func issue(
+        _ spec: CertificateSpec, publicKey: OpaquePointer, issuer: Certificate?, issuerKey: PrivateKey
+    ) throws(TLSError) -> Certificate {
         ERR_clear_error()
         guard let x509 = X509_new() else { throw TLSError.drained(.pki, "could not allocate a certificate") }
         let certificate = Certificate(takingOwnership: x509)
@@ -42,13 +49,15 @@ package enum PKI {
         guard X509_set_subject_name(x509, name) == 1,
             X509_set_issuer_name(x509, X509_get_subject_name(issuer?.raw ?? x509)) == 1
         else { throw TLSError.drained(.pki, "could not set the subject or issuer name") }
-        guard X509_set_pubkey(x509, key.raw) == 1 else { throw TLSError.drained(.pki, "could not set the public key") }
+        guard X509_set_pubkey(x509, publicKey) == 1 else {
+            throw TLSError.drained(.pki, "could not set the public key")
+        }
 
         var v3 = X509V3_CTX()
         X509V3_set_ctx(&v3, issuer?.raw ?? x509, x509, nil, nil, 0)
         var basic = spec.isCA ? "critical,CA:TRUE" : "critical,CA:FALSE"
         if spec.isCA, let pathLength = spec.pathLength { basic += ",pathlen:\(pathLength)" }
-        let isRSA = EVP_PKEY_get_base_id(key.raw) == EVP_PKEY_RSA
+        let isRSA = EVP_PKEY_get_base_id(publicKey) == EVP_PKEY_RSA
         let usage =
             spec.isCA
             ? "critical,keyCertSign,cRLSign,digitalSignature"

@@ -5,6 +5,6 @@ struct Webhookd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "webhookd",
         abstract: "Receives webhooks over mutual TLS and commits them to PostgreSQL.",
-        subcommands: [MigrateCommand.self, ClientsCommand.self]
+        subcommands: [MigrateCommand.self, ClientsCommand.self, CertsCommand.self]
     )
 }

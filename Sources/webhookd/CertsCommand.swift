@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import Postgres
+import Receiver
+import TLS
+
+/// `webhookd certs …`: the dev CA, client certificates, partners' CSRs, inspection, revocation and an offline
+/// run of the server's verification. Wiring only: every decision lives in the TLS module.
+struct CertsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "certs",
+        abstract: "Create and check certificates: dev CA, client certificates, CSRs, CRL, offline verification.",
+        subcommands: [Init.self, Issue.self]
+    )
+
+    /// Runs `body`, reporting a `TLSError` as one line with exit 64 (bad input) or 1 (refused or failed).
+    static func reporting(_ body: () throws -> Void) {
+        reportingFailures {
+            do {
+                try body()
+            } catch let error as TLSError {
+                throw error.isUsageProblem ? CommandFailure.usage(error.message) : CommandFailure.failure(error.message)
+            }
+        }
+    }
+
+    /// The `--dir` value, else `WEBHOOKD_DIR`, else `certs`.
+    static func directory(_ given: String?) -> CertsDirectory {
+        CertsDirectory(Environment.value(given, flag: "dir") ?? "certs")
+    }
+
+    /// `--key-type`.
+    enum KeyTypeOption: String, ExpressibleByArgument, CaseIterable {
+        case ecdsaP256 = "ecdsa-p256"
+        case rsa2048 = "rsa-2048"
+
+        var keyType: KeyType {
+            switch self {
+            case .ecdsaP256: .ecdsaP256
+            case .rsa2048: .rsa(bits: 2048)
+            }
+        }
+
+        /// The flag's value, else `WEBHOOKD_KEY_TYPE`, else ECDSA P-256.
+        static func resolve(_ given: KeyTypeOption?) throws -> KeyType {
+            if let given { return given.keyType }
+            guard let text = Environment.value(nil, flag: "key-type") else { return .ecdsaP256 }
+            guard let option = KeyTypeOption(rawValue: text) else {
+                throw CommandFailure.usage("WEBHOOKD_KEY_TYPE=\(text) is not ecdsa-p256 or rsa-2048")
+            }
+            return option.keyType
+        }
+    }
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a dev CA and a server certificate (ca.crt, ca.key, server.crt, server.key).")
+        @Option(help: "Directory for the files (env WEBHOOKD_DIR) [certs]") var dir: String?
+        @Option(name: .customLong("key-type"), help: "ecdsa-p256 or rsa-2048 [ecdsa-p256]") var keyType: KeyTypeOption?
+        @Option(name: .customLong("san"), help: "Extra server name or IP besides localhost and 127.0.0.1 (repeatable)")
+        var subjectAltNames: [String] = []
+        @Option(help: "Server certificate validity in days [825]") var days: Int?
+        @Flag(help: "Replace existing files") var force = false
+
+        func run() throws {
+            CertsCommand.reporting {
+                let directory = CertsCommand.directory(dir)
+                let result = try DevPKI.initialize(
+                    directory: directory, keyType: try KeyTypeOption.resolve(keyType),
+                    extraSubjectAltNames: Environment.values(subjectAltNames, flag: "san"),
+                    serverDays: try Environment.integer(days, flag: "days", default: 825), force: force)
+                print("CA certificate:     \(directory.caCertificate)  (\(result.ca.subject))")
+                print("CA key:             \(directory.caKey)  (mode 0600)")
+                print(
+                    "server certificate: \(directory.serverCertificate)  (\(result.serverSubjectAltNames.joined(separator: ", ")))"
+                )
+                print("server key:         \(directory.serverKey)  (mode 0600)")
+                print("next: webhookd certs issue CLIENT_ID --dir \(directory.path)")
+                print(
+                    "then: webhookd serve --cert \(directory.serverCertificate) --key \(directory.serverKey)"
+                        + " --client-ca \(directory.caCertificate)")
+            }
+        }
+    }
+
+    struct Issue: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a client key and certificate (CN=ID, clientAuth) signed by the dev CA.")
+        @Argument(help: "Client id: the certificate's CN") var id: String
+        @Option(help: "Directory of the dev CA (env WEBHOOKD_DIR) [certs]") var dir: String?
+        @Option(help: "Validity in days [365]") var days: Int?
+        @Option(name: .customLong("key-type"), help: "ecdsa-p256 or rsa-2048 [ecdsa-p256]") var keyType: KeyTypeOption?
+        @Flag(help: "Replace this client's existing files") var force = false
+
+        func run() throws {
+            CertsCommand.reporting {
+                let authority = try DevCertificateAuthority(directory: CertsCommand.directory(dir))
+                let issued = try authority.issueClient(
+                    id, days: try Environment.integer(days, flag: "days", default: 365),
+                    keyType: try KeyTypeOption.resolve(keyType), force: force)
+                print("certificate: \(issued.certificatePath)")
+                print("key:         \(issued.keyPath ?? "")  (mode 0600)")
+                print("bundle:      \(issued.bundlePath ?? "")  (certificate then key, mode 0600)")
+                CertsCommand.printIssued(issued)
+            }
+        }
+    }
+
+    /// The lines `issue` and `sign-csr` end with: identity, serial, fingerprint and the next step.
+    static func printIssued(_ issued: IssuedClientCertificate) {
+        print("client id:   \(issued.clientID)")
+        print("serial:      \(issued.certificate.serialHex)")
+        print("sha256:      \(issued.certificate.sha256)")
+        print("next: webhookd clients add \(issued.clientID) --endpoint NAME")
+    }
+}
