@@ -10,7 +10,7 @@ struct CertsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certs",
         abstract: "Create and check certificates: dev CA, client certificates, CSRs, CRL, offline verification.",
-        subcommands: [Init.self, Issue.self]
+        subcommands: [Init.self, Issue.self, SignCSR.self]
     )
 
     /// Runs `body`, reporting a `TLSError` as one line with exit 64 (bad input) or 1 (refused or failed).
@@ -101,6 +101,30 @@ struct CertsCommand: ParsableCommand {
                 print("certificate: \(issued.certificatePath)")
                 print("key:         \(issued.keyPath ?? "")  (mode 0600)")
                 print("bundle:      \(issued.bundlePath ?? "")  (certificate then key, mode 0600)")
+                CertsCommand.printIssued(issued)
+            }
+        }
+    }
+
+    struct SignCSR: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sign-csr",
+            abstract: "Check a partner's CSR and sign it: CN only, clientAuth only, CA:false.",
+            discussion: "Partners make one with: openssl req -new -sha256 -newkey rsa:2048 -nodes -subj '/CN=CLIENT_ID'"
+        )
+        @Argument(help: "The CSR, PEM or DER") var file: String
+        @Option(help: "Directory of the dev CA (env WEBHOOKD_DIR) [certs]") var dir: String?
+        @Option(help: "Validity in days [365]") var days: Int?
+        @Option(help: "Where to write the certificate [DIR/clients/<CN>.crt]") var out: String?
+        @Flag(help: "Replace an existing certificate file") var force = false
+
+        func run() throws {
+            CertsCommand.reporting {
+                let authority = try DevCertificateAuthority(directory: CertsCommand.directory(dir))
+                let issued = try authority.signRequest(
+                    file: file, days: try Environment.integer(days, flag: "days", default: 365),
+                    outputPath: Environment.value(out, flag: "out"), force: force)
+                print("certificate: \(issued.certificatePath)")
                 CertsCommand.printIssued(issued)
             }
         }
