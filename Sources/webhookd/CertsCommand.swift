@@ -10,7 +10,7 @@ struct CertsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certs",
         abstract: "Create and check certificates: dev CA, client certificates, CSRs, CRL, offline verification.",
-        subcommands: [Init.self, Issue.self, SignCSR.self]
+        subcommands: [Init.self, Issue.self, SignCSR.self, Inspect.self]
     )
 
     /// Runs `body`, reporting a `TLSError` as one line with exit 64 (bad input) or 1 (refused or failed).
@@ -126,6 +126,33 @@ struct CertsCommand: ParsableCommand {
                     outputPath: Environment.value(out, flag: "out"), force: force)
                 print("certificate: \(issued.certificatePath)")
                 CertsCommand.printIssued(issued)
+            }
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a certificate file (PEM, DER or PKCS#12): names, serial, validity, fingerprint, key.",
+            discussion: "Exits 1 when --key does not match or the certificate is expired, 64 when unreadable.")
+        @Argument(help: "Certificate file: PEM (one or more), DER or PKCS#12") var file: String
+        @Option(help: "Private key (PEM) to check against the certificate") var key: String?
+        @Option(name: .customLong("passphrase-file"), help: "Passphrase for a PKCS#12 file or an encrypted key")
+        var passphraseFile: String?
+        @Flag(help: "Print JSON") var json = false
+
+        func run() throws {
+            CertsCommand.reporting {
+                let inspection = try CertificateInspection.inspect(
+                    path: file, keyPath: Environment.value(key, flag: "key"),
+                    passphrasePath: Environment.value(passphraseFile, flag: "passphrase-file"))
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                    print(String(decoding: try encoder.encode(inspection), as: UTF8.self))
+                } else {
+                    print(inspection.lines.joined(separator: "\n"))
+                }
+                if let failure = inspection.failureMessage { throw CommandFailure.failure(failure) }
             }
         }
     }
