@@ -10,7 +10,7 @@ struct CertsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certs",
         abstract: "Create and check certificates: dev CA, client certificates, CSRs, CRL, offline verification.",
-        subcommands: [Init.self, Issue.self, SignCSR.self, Inspect.self]
+        subcommands: [Init.self, Issue.self, SignCSR.self, Inspect.self, Revoke.self, CRL.self]
     )
 
     /// Runs `body`, reporting a `TLSError` as one line with exit 64 (bad input) or 1 (refused or failed).
@@ -153,6 +153,38 @@ struct CertsCommand: ParsableCommand {
                     print(inspection.lines.joined(separator: "\n"))
                 }
                 if let failure = inspection.failureMessage { throw CommandFailure.failure(failure) }
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a certificate of the dev CA to its CRL (DIR/ca.crl, PEM) and re-sign the CRL.")
+        @Argument(help: "The certificate to revoke (PEM or DER)") var file: String
+        @Option(help: "Directory of the dev CA (env WEBHOOKD_DIR) [certs]") var dir: String?
+        @Option(help: "Days until the CRL's next update [30]") var days: Int?
+
+        func run() throws {
+            CertsCommand.reporting {
+                let authority = try DevCertificateAuthority(directory: CertsCommand.directory(dir))
+                let update = try authority.revoke(
+                    certificateFile: file, days: try Environment.integer(days, flag: "days", default: 30))
+                print(update.lines.joined(separator: "\n"))
+            }
+        }
+    }
+
+    struct CRL: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "crl", abstract: "Re-sign the dev CA's CRL with fresh dates, adding nothing.")
+        @Option(help: "Directory of the dev CA (env WEBHOOKD_DIR) [certs]") var dir: String?
+        @Option(help: "Days until the CRL's next update [30]") var days: Int?
+
+        func run() throws {
+            CertsCommand.reporting {
+                let authority = try DevCertificateAuthority(directory: CertsCommand.directory(dir))
+                let update = try authority.refreshCRL(days: try Environment.integer(days, flag: "days", default: 30))
+                print(update.lines.joined(separator: "\n"))
             }
         }
     }
