@@ -10,14 +10,15 @@ struct CertsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certs",
         abstract: "Create and check certificates: dev CA, client certificates, CSRs, CRL, offline verification.",
-        subcommands: [Init.self, Issue.self, SignCSR.self, Inspect.self, Revoke.self, CRL.self]
+        subcommands: [Init.self, Issue.self, SignCSR.self, Inspect.self, Revoke.self, CRL.self, Explain.self]
     )
 
     /// Runs `body`, reporting a `TLSError` as one line with exit 64 (bad input) or 1 (refused or failed).
-    static func reporting(_ body: () throws -> Void) {
+    @discardableResult
+    static func reporting<T>(_ body: () throws -> T) -> T {
         reportingFailures {
             do {
-                try body()
+                return try body()
             } catch let error as TLSError {
                 throw error.isUsageProblem ? CommandFailure.usage(error.message) : CommandFailure.failure(error.message)
             }
@@ -186,6 +187,86 @@ struct CertsCommand: ParsableCommand {
                 let update = try authority.refreshCRL(days: try Environment.integer(days, flag: "days", default: 30))
                 print(update.lines.joined(separator: "\n"))
             }
+        }
+    }
+
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the server's verification and authorization on a certificate, offline, step by step.",
+            discussion: """
+                Prints one 'step: pass|fail (reason)' line per step (parse, chain, identity, then registered, \
+                enabled, endpoint, pin, issuer from the clients table) and a result line. Exits 0 when no step \
+                fails, 1 when one does, 64 when the trust flags would stop the server.
+                """)
+        @Argument(help: "Client certificate: PEM (leaf first, then any intermediates), DER or PKCS#12") var file: String
+        @Option(name: .customLong("client-ca"), help: "Trusted CA bundle (env WEBHOOKD_CLIENT_CA) [certs/ca.crt]")
+        var clientCA: String?
+        @Option(
+            name: .customLong("crl"), help: "CRL file (repeatable; env WEBHOOKD_CRL) [certs/ca.crl with the default CA]"
+        )
+        var crls: [String] = []
+        @Option(name: .customLong("verify-depth"), help: "Most intermediates allowed [4]") var verifyDepth: Int?
+        @Option(help: "Endpoint to check the grant for") var endpoint: String?
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            let accepted = CertsCommand.reporting {
+                let defaults = CertsDirectory("certs")
+                var crlPaths = Environment.values(crls, flag: "crl")
+                let caPath: String
+                if let given = Environment.value(clientCA, flag: "client-ca") {
+                    caPath = given
+                } else if FileManager.default.fileExists(atPath: defaults.caCertificate) {
+                    caPath = defaults.caCertificate
+                    // The dev CA's CRL goes with the dev CA only: another CA's file would not load.
+                    if crlPaths.isEmpty && FileManager.default.fileExists(atPath: defaults.caCRL) {
+                        crlPaths = [defaults.caCRL]
+                    }
+                } else {
+                    throw CommandFailure.usage("--client-ca is required (\(defaults.caCertificate) does not exist)")
+                }
+                var explanation = try CertificateExplanation.verify(
+                    path: file, clientCAPath: caPath, crlPaths: crlPaths,
+                    verifyDepth: try Environment.integer(verifyDepth, flag: "verify-depth", default: 4))
+                for warning in explanation.warnings {
+                    FileHandle.standardError.write(Data("webhookd: warning: \(warning)\n".utf8))
+                }
+                let noURL = Environment.value(database.databaseURL, flag: "database-url") == nil
+                let dataDirectory = Environment.value(database.dataDirectory, flag: "data-dir") ?? ".webhookd"
+                if explanation.clientID != nil, noURL, !FileManager.default.fileExists(atPath: dataDirectory) {
+                    // Never create an embedded cluster just to explain a certificate.
+                    explanation.skipRegistry(
+                        "no database: no --database-url and no embedded cluster in \(dataDirectory)")
+                } else if let clientID = explanation.clientID {
+                    do {
+                        let grant = try database.withConnection { connection in
+                            try CertsCommand.grant(clientID, registry: ClientRegistry(connection: connection))
+                        }
+                        explanation.authorize(grant: grant, endpoint: Environment.value(endpoint, flag: "endpoint"))
+                    } catch let failure as CommandFailure {
+                        explanation.skipRegistry("no database: \(failure.message)")
+                    }
+                }
+                print(explanation.lines.joined(separator: "\n"))
+                return explanation.isAccepted
+            }
+            // SPEC: exit 1 when a step fails; the step lines above already say which.
+            if !accepted { throw ExitCode.failure }
+        }
+    }
+
+    /// The client's row as a grant; `nil` when it is not registered.
+    /// - Throws: `CommandFailure` when the registry cannot be read (no table, database error).
+    static func grant(_ clientID: String, registry: ClientRegistry) throws -> ClientGrant? {
+        do {
+            let record = try registry.show(clientID)
+            return ClientGrant(
+                clientID: record.clientID, enabled: record.enabled, endpoints: record.endpoints,
+                pinsSHA256: record.pinsSHA256, issuersSHA256: record.issuersSHA256)
+        } catch  where error.code == .notFound {
+            return nil
+        } catch {
+            throw CommandFailure.usage(error.message)
         }
     }
 
