@@ -2,7 +2,12 @@
 package struct ExplainStep: Sendable, Hashable {
     /// How a step ended.
     package enum Status: String, Sendable, Hashable {
-        case pass, fail, skipped
+        /// The check passed.
+        case pass
+        /// The check failed: the server would refuse.
+        case fail
+        /// The check could not run (no database).
+        case skipped
     }
 
     /// The step's name: `parse`, `chain`, `identity`, `registered`, `enabled`, `endpoint`, `pin`, `issuer`,
