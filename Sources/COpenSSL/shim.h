@@ -101,4 +101,25 @@ static inline void COpenSSL_sk_X509_pop_free(STACK_OF(X509) *sk, void (*freefunc
     sk_X509_pop_free(sk, freefunc);
 }
 
+// STACK_OF(GENERAL_NAME), STACK_OF(ASN1_OBJECT) (EXTENDED_KEY_USAGE) and STACK_OF(X509_REVOKED), for
+// `webhookd certs inspect` and `revoke`.
+static inline int COpenSSL_sk_GENERAL_NAME_num(const STACK_OF(GENERAL_NAME) *sk) {
+    return sk_GENERAL_NAME_num(sk);
+}
+static inline GENERAL_NAME *COpenSSL_sk_GENERAL_NAME_value(const STACK_OF(GENERAL_NAME) *sk, int index) {
+    return sk_GENERAL_NAME_value(sk, index);
+}
+static inline int COpenSSL_sk_ASN1_OBJECT_num(const STACK_OF(ASN1_OBJECT) *sk) {
+    return sk_ASN1_OBJECT_num(sk);
+}
+static inline ASN1_OBJECT *COpenSSL_sk_ASN1_OBJECT_value(const STACK_OF(ASN1_OBJECT) *sk, int index) {
+    return sk_ASN1_OBJECT_value(sk, index);
+}
+static inline int COpenSSL_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *sk) {
+    return sk_X509_REVOKED_num(sk);
+}
+static inline X509_REVOKED *COpenSSL_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *sk, int index) {
+    return sk_X509_REVOKED_value(sk, index);
+}
+
 #endif

@@ -44,19 +44,12 @@ package enum DevPKI {
         let now = currentUnixTime()
 
         let (ca, caKey) = try pair(paths.caCertificate, paths.caKey) { () throws(TLSError) in
-            let key = try PrivateKey(generating: keyType)
-            let spec = CertificateSpec(
-                subject: [("O", "webhookd dev"), ("CN", "webhookd dev CA")], isCA: true, pathLength: 0,
-                notBefore: now - 3600, notAfter: now + caDays * 86400)
-            return (try PKI.issue(spec, publicKeyOf: key, issuer: nil, issuerKey: key), key)
+            try makeCA(keyType: keyType, now: now)
         }
         _ = try pair(paths.serverCertificate, paths.serverKey) { () throws(TLSError) in
-            let key = try PrivateKey(generating: keyType)
-            let spec = CertificateSpec(
-                subject: [("O", "webhookd dev"), ("CN", "localhost")], notBefore: now - 3600,
-                notAfter: now + leafDays * 86400, extendedKeyUsage: [.serverAuth],
-                subjectAltNames: [.dns("localhost"), .ip("127.0.0.1")])
-            return (try PKI.issue(spec, publicKeyOf: key, issuer: ca, issuerKey: caKey), key)
+            try makeServer(
+                keyType: keyType, subjectAltNames: [.dns("localhost"), .ip("127.0.0.1")], days: leafDays, ca: ca,
+                caKey: caKey, now: now)
         }
         let (client, clientKey) = try pair(paths.clientCertificate, paths.clientKey) { () throws(TLSError) in
             let key = try PrivateKey(generating: keyType)

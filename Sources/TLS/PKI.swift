@@ -1,5 +1,19 @@
 internal import COpenSSL
 
+/// One revoked certificate in a CRL.
+package struct RevokedEntry: Sendable, Hashable {
+    /// The serial in upper-case hex, as `openssl x509 -serial` prints it.
+    package var serialHex: String
+    /// When it was revoked, unix seconds.
+    package var revokedAt: Int64
+
+    /// Creates an entry.
+    package init(serialHex: String, revokedAt: Int64) {
+        self.serialHex = serialHex
+        self.revokedAt = revokedAt
+    }
+}
+
 /// Certificate and CRL issuance on the OpenSSL C API, for `webhookd certs`, the dev demo and tests.
 package enum PKI {
     /// Issues a certificate for `key`'s public key, signed with SHA-256 by `issuerKey`.
@@ -13,6 +27,13 @@ package enum PKI {
     /// - Throws: `TLSError` (`.pki`) with the OpenSSL stack when a step fails.
     package static func issue(
         _ spec: CertificateSpec, publicKeyOf key: PrivateKey, issuer: Certificate?, issuerKey: PrivateKey
+    ) throws(TLSError) -> Certificate {
+        try issue(spec, publicKey: key.raw, issuer: issuer, issuerKey: issuerKey)
+    }
+
+    /// Issues a certificate for a borrowed `EVP_PKEY *` that may hold only a public key (a CSR's), as `issue`.
+    static func issue(
+        _ spec: CertificateSpec, publicKey: OpaquePointer, issuer: Certificate?, issuerKey: PrivateKey
     ) throws(TLSError) -> Certificate {
         ERR_clear_error()
         guard let x509 = X509_new() else { throw TLSError.drained(.pki, "could not allocate a certificate") }
@@ -42,13 +63,15 @@ package enum PKI {
         guard X509_set_subject_name(x509, name) == 1,
             X509_set_issuer_name(x509, X509_get_subject_name(issuer?.raw ?? x509)) == 1
         else { throw TLSError.drained(.pki, "could not set the subject or issuer name") }
-        guard X509_set_pubkey(x509, key.raw) == 1 else { throw TLSError.drained(.pki, "could not set the public key") }
+        guard X509_set_pubkey(x509, publicKey) == 1 else {
+            throw TLSError.drained(.pki, "could not set the public key")
+        }
 
         var v3 = X509V3_CTX()
         X509V3_set_ctx(&v3, issuer?.raw ?? x509, x509, nil, nil, 0)
         var basic = spec.isCA ? "critical,CA:TRUE" : "critical,CA:FALSE"
         if spec.isCA, let pathLength = spec.pathLength { basic += ",pathlen:\(pathLength)" }
-        let isRSA = EVP_PKEY_get_base_id(key.raw) == EVP_PKEY_RSA
+        let isRSA = EVP_PKEY_get_base_id(publicKey) == EVP_PKEY_RSA
         let usage =
             spec.isCA
             ? "critical,keyCertSign,cRLSign,digitalSignature"
@@ -87,6 +110,18 @@ package enum PKI {
         issuer: Certificate, issuerKey: PrivateKey, revokedSerials: [String], lastUpdate: Int64, nextUpdate: Int64,
         crlNumber: Int = 1
     ) throws(TLSError) -> String {
+        try makeCRL(
+            issuer: issuer, issuerKey: issuerKey,
+            revoked: revokedSerials.map { RevokedEntry(serialHex: $0, revokedAt: lastUpdate) },
+            lastUpdate: lastUpdate, nextUpdate: nextUpdate, crlNumber: crlNumber)
+    }
+
+    /// Creates a v2 CRL as `makeCRL(issuer:issuerKey:revokedSerials:…)`, with each entry's own revocation date.
+    /// - Throws: `TLSError` (`.pki`) when a serial is not hex or a step fails.
+    package static func makeCRL(
+        issuer: Certificate, issuerKey: PrivateKey, revoked entries: [RevokedEntry], lastUpdate: Int64,
+        nextUpdate: Int64, crlNumber: Int
+    ) throws(TLSError) -> String {
         ERR_clear_error()
         guard let crl = X509_CRL_new() else { throw TLSError.drained(.pki, "could not allocate a CRL") }
         defer { X509_CRL_free(crl) }
@@ -104,14 +139,19 @@ package enum PKI {
         guard X509_CRL_set1_lastUpdate(crl, last) == 1, X509_CRL_set1_nextUpdate(crl, next) == 1 else {
             throw TLSError.drained(.pki, "could not set the CRL validity")
         }
-        for serialText in revokedSerials {
+        for entry in entries {
+            let serialText = entry.serialHex
             guard let serial = bytes(fromHex: serialText) else {
                 throw TLSError(code: .pki, message: "revoked serial \(serialText) is not hex")
             }
+            guard let date = ASN1_TIME_set(nil, time_t(entry.revokedAt)) else {
+                throw TLSError.drained(.pki, "could not encode a revocation date")
+            }
+            defer { ASN1_STRING_free(date) }
             guard let revoked = X509_REVOKED_new() else { throw TLSError.drained(.pki, "could not allocate an entry") }
             try withASN1Integer(serial) { (integer) throws(TLSError) in
                 guard X509_REVOKED_set_serialNumber(revoked, integer) == 1,
-                    X509_REVOKED_set_revocationDate(revoked, last) == 1,
+                    X509_REVOKED_set_revocationDate(revoked, date) == 1,
                     X509_CRL_add0_revoked(crl, revoked) == 1  // takes ownership of `revoked`
                 else {
                     X509_REVOKED_free(revoked)

@@ -24,9 +24,7 @@ extension TLSContext {
 
     /// Reads and checks every file of `configuration`; fails closed with one line naming the flag and file.
     static func loadMaterial(_ configuration: TLSServerConfiguration) throws(TLSError) -> TLSServerMaterial {
-        guard (0...32).contains(configuration.verifyDepth) else {
-            throw configurationError("\(Flag.verifyDepth) \(configuration.verifyDepth) is outside 0...32")
-        }
+        try validateVerifyDepth(configuration.verifyDepth)
         var warnings: [String] = []
         let (leaf, chain, key) = try loadIdentity(configuration)
         let now = currentUnixTime()
@@ -42,8 +40,27 @@ extension TLSContext {
         }
 
         let authorities = try loadCertificateAuthorities(configuration.clientCAPath, warnings: &warnings)
+        let lists = try loadRevocationLists(
+            configuration.crlPaths, authorities: authorities, now: now, warnings: &warnings)
+        return TLSServerMaterial(
+            leaf: leaf, chain: chain, key: key, certificateAuthorities: authorities, revocationLists: lists,
+            warnings: warnings)
+    }
+
+    /// Checks `--verify-depth` (0...32).
+    static func validateVerifyDepth(_ depth: Int) throws(TLSError) {
+        guard (0...32).contains(depth) else {
+            throw configurationError("\(Flag.verifyDepth) \(depth) is outside 0...32")
+        }
+    }
+
+    /// The CRLs of every `--crl` file: each must be signed by one of `authorities`; a CRL past its nextUpdate
+    /// (or without one) is loaded with a warning.
+    static func loadRevocationLists(
+        _ paths: [String], authorities: [Certificate], now: Int64, warnings: inout [String]
+    ) throws(TLSError) -> [(list: CertificateRevocationList, path: String)] {
         var lists: [(list: CertificateRevocationList, path: String)] = []
-        for path in configuration.crlPaths {
+        for path in paths {
             let what = "\(Flag.crl) \(path)"
             let found = try CertificateRevocationList.parseAll(try FileIO.read(path, what: what))
             guard !found.isEmpty else { throw configurationError("\(what) holds no CRL (PEM or DER)") }
@@ -63,9 +80,7 @@ extension TLSContext {
                 lists.append((list, path))
             }
         }
-        return TLSServerMaterial(
-            leaf: leaf, chain: chain, key: key, certificateAuthorities: authorities, revocationLists: lists,
-            warnings: warnings)
+        return lists
     }
 
     /// The server certificate, its chain and key, from `--cert`/`--key` or `--pkcs12`.
@@ -164,7 +179,7 @@ extension TLSContext {
     }
 
     /// The CA certificates of `--client-ca`: at least one with basicConstraints CA:TRUE, or an error.
-    private static func loadCertificateAuthorities(_ path: String, warnings: inout [String]) throws(TLSError)
+    static func loadCertificateAuthorities(_ path: String, warnings: inout [String]) throws(TLSError)
         -> [Certificate]
     {
         let what = "\(Flag.clientCA) \(path)"

@@ -126,25 +126,15 @@ package final class TLSContext: @unchecked Sendable {
     }
 
     private func configureVerification(_ material: TLSServerMaterial) throws(TLSError) {
+        // One store-building function for the server and `webhookd certs explain` (ClientTrustStore).
+        let store = try ClientTrustStore(
+            authorities: material.certificateAuthorities, revocationLists: material.revocationLists,
+            verifyDepth: configuration.verifyDepth)
+        // SSL_CTX_set1_cert_store takes its own reference and returns nothing; the store is complete here.
+        SSL_CTX_set1_cert_store(raw, store.raw)
         ERR_clear_error()
-        // Only the --client-ca file is trusted: never SSL_CTX_set_default_verify_paths (STYLE.md §6.44).
-        guard let store = SSL_CTX_get_cert_store(raw) else {
-            throw TLSError.drained(.configuration, "the context has no certificate store")
-        }
-        for authority in material.certificateAuthorities {
-            guard X509_STORE_add_cert(store, authority.raw) == 1, SSL_CTX_add_client_CA(raw, authority.raw) == 1 else {
-                throw TLSError.drained(.configuration, "could not trust CA \(authority.facts.subject)")
-            }
-        }
-        if !material.revocationLists.isEmpty {
-            for (list, path) in material.revocationLists where X509_STORE_add_crl(store, list.raw) != 1 {
-                throw TLSError.drained(.configuration, "\(Flag.crl) \(path): could not load the CRL of \(list.issuer)")
-            }
-            // SPEC: with any CRL configured, every CA in the chain must have one (crl_missing otherwise),
-            // as nginx does with ssl_crl: CRL_CHECK for the leaf, CRL_CHECK_ALL for intermediates.
-            guard X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL)) == 1 else {
-                throw TLSError.drained(.configuration, "could not enable CRL checking")
-            }
+        for authority in material.certificateAuthorities where SSL_CTX_add_client_CA(raw, authority.raw) != 1 {
+            throw TLSError.drained(.configuration, "could not list CA \(authority.facts.subject) for clients")
         }
         SSL_CTX_set_verify(raw, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, TLSConnection.verifyCallback)
         SSL_CTX_set_verify_depth(raw, Int32(configuration.verifyDepth))

@@ -9,7 +9,7 @@ package struct TLSError: Error, Sendable, CustomStringConvertible, CustomDebugSt
     /// What kind of failure this is. Open: new codes can be added without breaking callers.
     package struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case configuration, io, handshake, certificate, key, pki, system
+            case configuration, io, handshake, certificate, key, pki, system, input, refused
         }
 
         private let base: Base
@@ -32,6 +32,12 @@ package struct TLSError: Error, Sendable, CustomStringConvertible, CustomDebugSt
         package static let pki = Code(.pki)
         /// An operating system call failed (file writes, directories).
         package static let system = Code(.system)
+        /// A file or value given to a `webhookd certs` command cannot be used: unreadable, unparsable, a wrong
+        /// passphrase, a missing dev CA, an invalid client id (the command exits 64).
+        package static let input = Code(.input)
+        /// A `webhookd certs` request was understood and refused by a rule: a file that would be overwritten
+        /// without `--force`, a CSR that breaks a signing rule, a certificate of another CA (the command exits 1).
+        package static let refused = Code(.refused)
 
         /// The code's name, e.g. `configuration`.
         package var description: String { base.rawValue }

@@ -5,6 +5,8 @@ struct Webhookd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "webhookd",
         abstract: "Receives webhooks over mutual TLS and commits them to PostgreSQL.",
-        subcommands: [ServeCommand.self, DevCommand.self, MigrateCommand.self, ClientsCommand.self]
+        subcommands: [
+            ServeCommand.self, DevCommand.self, MigrateCommand.self, ClientsCommand.self, CertsCommand.self,
+        ]
     )
 }

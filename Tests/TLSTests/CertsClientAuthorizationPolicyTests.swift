@@ -1,0 +1,108 @@
+import TLS
+import Testing
+
+@Suite("ClientAuthorizationPolicy.authorize")
+struct CertsClientAuthorizationPolicyTests {
+    static let leafSHA = String(repeating: "a", count: 64)
+    static let otherSHA = String(repeating: "b", count: 64)
+    static let issuerSHA = String(repeating: "c", count: 64)
+
+    static func certificate(cn: [String] = ["acme"], issuer: String? = issuerSHA) -> PeerCertificate {
+        PeerCertificate(
+            subject: "CN=acme", issuer: "CN=Test CA", serialHex: "01", sha256: leafSHA, notBefore: 0,
+            notAfter: 4_000_000_000, commonNames: cn, cnContainsNUL: false, issuerCertificateSHA256: issuer)
+    }
+
+    static func grant(
+        enabled: Bool = true, endpoints: [String] = ["orders"], pins: [String] = [], issuers: [String] = []
+    ) -> ClientGrant {
+        ClientGrant(clientID: "acme", enabled: enabled, endpoints: endpoints, pinsSHA256: pins, issuersSHA256: issuers)
+    }
+
+    static func reason(_ result: Result<Void, RefusalReason>) -> RefusalReason? {
+        if case .failure(let reason) = result { return reason }
+        return nil
+    }
+
+    func check(
+        _ grant: ClientGrant?, endpoint: String? = "orders", certificate: PeerCertificate = certificate()
+    ) -> RefusalReason? {
+        Self.reason(ClientAuthorizationPolicy.authorize(certificate: certificate, grant: grant, endpoint: endpoint))
+    }
+
+    @Test func grantedEnabledClientIsAuthorized() {
+        #expect(check(Self.grant()) == nil)
+    }
+
+    @Test func missingGrantIsUnknownClient() {
+        #expect(check(nil) == .unknownClient)
+        #expect(check(nil, endpoint: nil) == .unknownClient)
+    }
+
+    @Test func grantForAnotherIdentityIsUnknownClient() {
+        #expect(check(Self.grant(), certificate: Self.certificate(cn: ["other"])) == .unknownClient)
+        #expect(check(Self.grant(), certificate: Self.certificate(cn: ["acme", "acme"])) == .unknownClient)
+        #expect(check(Self.grant(), certificate: Self.certificate(cn: ["Acme"])) == .unknownClient)
+    }
+
+    @Test func disabledClientIsRefusedBeforeEndpointChecks() {
+        #expect(check(Self.grant(enabled: false)) == .clientDisabled)
+        #expect(check(Self.grant(enabled: false, endpoints: []), endpoint: "other") == .clientDisabled)
+    }
+
+    @Test func endpointMustBeGrantedByNameOrStar() {
+        #expect(check(Self.grant(), endpoint: "refunds") == .endpointNotGranted)
+        #expect(check(Self.grant(endpoints: []), endpoint: "orders") == .endpointNotGranted)
+        #expect(check(Self.grant(endpoints: ["*"]), endpoint: "anything") == nil)
+        #expect(check(Self.grant(endpoints: ["refunds", "orders"]), endpoint: "orders") == nil)
+        // Names compare exactly: no case folding, no prefix match.
+        #expect(check(Self.grant(), endpoint: "Orders") == .endpointNotGranted)
+        #expect(check(Self.grant(), endpoint: "order") == .endpointNotGranted)
+        // No endpoint asked for: the grant list is not checked.
+        #expect(check(Self.grant(endpoints: []), endpoint: nil) == nil)
+    }
+
+    @Test func pinsRestrictTheLeafWhenPresent() {
+        #expect(check(Self.grant(pins: [Self.leafSHA])) == nil)
+        #expect(check(Self.grant(pins: [Self.otherSHA, Self.leafSHA])) == nil)
+        #expect(check(Self.grant(pins: [Self.otherSHA])) == .pinMismatch)
+        #expect(check(Self.grant(pins: [])) == nil)
+    }
+
+    @Test func endpointIsCheckedBeforePins() {
+        #expect(check(Self.grant(pins: [Self.otherSHA]), endpoint: "refunds") == .endpointNotGranted)
+    }
+
+    @Test func issuersRestrictTheIssuingCAWhenPresent() {
+        #expect(check(Self.grant(issuers: [Self.issuerSHA])) == nil)
+        #expect(check(Self.grant(issuers: [Self.otherSHA])) == .issuerMismatch)
+        #expect(check(Self.grant(issuers: [])) == nil)
+        #expect(check(Self.grant(issuers: []), certificate: Self.certificate(issuer: nil)) == nil)
+    }
+
+    @Test func unknownIssuerWithIssuersConfiguredIsIssuerMismatch() {
+        #expect(
+            check(Self.grant(issuers: [Self.issuerSHA]), certificate: Self.certificate(issuer: nil)) == .issuerMismatch)
+    }
+
+    @Test func pinsAreCheckedBeforeIssuers() {
+        #expect(check(Self.grant(pins: [Self.otherSHA], issuers: [Self.otherSHA])) == .pinMismatch)
+    }
+
+    @Test func explainStepsAgreeWithAuthorize() {
+        let grants: [ClientGrant?] = [
+            nil, Self.grant(), Self.grant(enabled: false), Self.grant(endpoints: ["*"]), Self.grant(endpoints: []),
+            Self.grant(pins: [Self.otherSHA]), Self.grant(issuers: [Self.otherSHA]),
+            Self.grant(pins: [Self.leafSHA], issuers: [Self.issuerSHA]),
+        ]
+        for grant in grants {
+            for endpoint in ["orders", "refunds", nil] as [String?] {
+                let steps = ClientAuthorizationPolicy.explainSteps(
+                    certificate: Self.certificate(), grant: grant, endpoint: endpoint)
+                let firstFailure = steps.first { $0.status == .fail }?.reason
+                #expect(
+                    firstFailure == check(grant, endpoint: endpoint), "\(String(describing: grant)) \(endpoint ?? "-")")
+            }
+        }
+    }
+}
