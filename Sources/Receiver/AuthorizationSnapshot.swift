@@ -1,28 +1,6 @@
 import Synchronization
 package import TLS
 
-/// What the registry says about one client, as authorization needs it.
-package struct ClientGrant: Sendable, Equatable {
-    package var clientID: String
-    package var enabled: Bool
-    package var endpoints: [String]
-    package var pinsSHA256: [String]
-    package var issuersSHA256: [String]
-
-    package init(clientID: String, enabled: Bool, endpoints: [String], pinsSHA256: [String], issuersSHA256: [String]) {
-        self.clientID = clientID
-        self.enabled = enabled
-        self.endpoints = endpoints
-        self.pinsSHA256 = pinsSHA256
-        self.issuersSHA256 = issuersSHA256
-    }
-
-    /// True when `endpoint` is granted by name or by `*`.
-    package func grants(_ endpoint: String) -> Bool {
-        endpoints.contains(endpoint) || endpoints.contains("*")
-    }
-}
-
 /// An immutable copy of the `clients` table, swapped whole when the registry changes
 /// (ARCHITECTURE.md: "an immutable value swapped atomically").
 package struct AuthorizationSnapshot: Sendable {
@@ -47,18 +25,13 @@ package struct AuthorizationSnapshot: Sendable {
         }
         if now > certificate.notAfter { return .failure(.expired) }
         if now < certificate.notBefore { return .failure(.notYetValid) }
-        guard let grant = grants[clientID] else { return .failure(.unknownClient) }
-        guard grant.enabled else { return .failure(.clientDisabled) }
-        guard grant.grants(endpoint) else { return .failure(.endpointNotGranted) }
-        if !grant.pinsSHA256.isEmpty && !grant.pinsSHA256.contains(certificate.sha256) {
-            return .failure(.pinMismatch)
+        // The rest is the one policy `webhookd certs explain` also runs.
+        switch ClientAuthorizationPolicy.authorize(
+            certificate: certificate, grant: grants[clientID], endpoint: endpoint)
+        {
+        case .success: return .success(clientID)
+        case .failure(let reason): return .failure(reason)
         }
-        if !grant.issuersSHA256.isEmpty {
-            guard let issuer = certificate.issuerCertificateSHA256, grant.issuersSHA256.contains(issuer) else {
-                return .failure(.issuerMismatch)
-            }
-        }
-        return .success(clientID)
     }
 }
 
