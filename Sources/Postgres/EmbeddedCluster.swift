@@ -52,11 +52,24 @@ package struct EmbeddedCluster: Sendable {
         guard lockDescriptor >= 0 else {
             throw PostgresError(.clusterFailed, "cannot open \(lockPath): \(String(cString: strerror(errno)))")
         }
-        // Exclusive while we initialise/start, so two commands never start two servers.
-        flock(lockDescriptor, LOCK_EX)
         do {
-            let password = try ensureInitialised(binaries: binaries, runAsPostgres: runAsPostgres)
-            let port = try ensureRunning(binaries: binaries, runAsPostgres: runAsPostgres)
+            // Users of a running cluster hold the lock shared for their lifetime. Joining one needs only a
+            // shared lock; initialising or starting it needs the exclusive lock, so two commands never start
+            // two servers.
+            flock(lockDescriptor, LOCK_SH)
+            var port: Int
+            var password: String
+            if let running = runningPort(), let known = readPassword(),
+                Self.run([binaries.pgCtl, "-D", pgdata, "status"], asPostgres: runAsPostgres).status == 0
+            {
+                port = running
+                password = known
+            } else {
+                flock(lockDescriptor, LOCK_UN)
+                try Self.lockExclusively(lockDescriptor, path: lockPath, timeout: .seconds(60))
+                password = try ensureInitialised(binaries: binaries, runAsPostgres: runAsPostgres)
+                port = try ensureRunning(binaries: binaries, runAsPostgres: runAsPostgres)
+            }
             let parameters = [
                 "host": "127.0.0.1", "port": String(port), "user": Self.user, "password": password,
             ]
@@ -193,6 +206,21 @@ package struct EmbeddedCluster: Sendable {
     /// Stops the server (`pg_ctl stop -m fast`): in-flight transactions roll back, data is flushed.
     func stop(binaries: PostgresBinaries, runAsPostgres: Bool) {
         _ = Self.run([binaries.pgCtl, "-D", pgdata, "-m", "fast", "-w", "-t", "30", "stop"], asPostgres: runAsPostgres)
+    }
+
+    /// Takes the exclusive lock, waiting at most `timeout` (another process may be starting the cluster,
+    /// or hold it while the server is down).
+    static func lockExclusively(_ descriptor: Int32, path: String, timeout: Duration) throws(PostgresError) {
+        let deadline = ContinuousClock.now + timeout
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR, ContinuousClock.now < deadline else {
+                throw PostgresError(
+                    .clusterFailed,
+                    "another webhookd process holds \(path) but its PostgreSQL is not running; stop that process or remove the data directory's postmaster.pid"
+                )
+            }
+            usleep(100_000)
+        }
     }
 
     // MARK: - Processes
