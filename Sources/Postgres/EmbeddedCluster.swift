@@ -32,6 +32,9 @@ package struct EmbeddedCluster: Sendable {
 
     var pgdata: String { dataDirectory + "/postgres" }
     var lockPath: String { dataDirectory + "/cluster.lock" }
+    /// Held exclusively while one process initialises, starts or stops the server, so two never do it at
+    /// once. Separate from `lockPath`, whose shared holders (running commands) may hold it for hours.
+    var startLockPath: String { dataDirectory + "/cluster-start.lock" }
     /// A libpq password file (`host:port:db:user:password`) readable only by its owner; it holds the
     /// generated superuser password and lets `psql` connect with `PGPASSFILE`.
     package var passwordFilePath: String { dataDirectory + "/pgpass" }
@@ -48,12 +51,21 @@ package struct EmbeddedCluster: Sendable {
         } catch {
             throw PostgresError(.clusterFailed, "cannot create the data directory \(dataDirectory)")
         }
+        // Exclusive while we initialise/start, so two commands never start two servers. A separate file
+        // from the lease lock: waiting for an exclusive lease lock would wait for every running command
+        // (a `clients add` next to a running `serve` would hang until the server exits).
+        let startLock = open(startLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard startLock >= 0 else {
+            throw PostgresError(.clusterFailed, "cannot open \(startLockPath): \(String(cString: strerror(errno)))")
+        }
+        defer { Glibc.close(startLock) }  // Closing releases the flock.
+        flock(startLock, LOCK_EX)
         let lockDescriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lockDescriptor >= 0 else {
             throw PostgresError(.clusterFailed, "cannot open \(lockPath): \(String(cString: strerror(errno)))")
         }
-        // Exclusive while we initialise/start, so two commands never start two servers.
-        flock(lockDescriptor, LOCK_EX)
+        // Shared from the start: this is the lease; other webhookd processes may use the server too.
+        flock(lockDescriptor, LOCK_SH)
         do {
             let password = try ensureInitialised(binaries: binaries, runAsPostgres: runAsPostgres)
             let port = try ensureRunning(binaries: binaries, runAsPostgres: runAsPostgres)
@@ -61,8 +73,6 @@ package struct EmbeddedCluster: Sendable {
                 "host": "127.0.0.1", "port": String(port), "user": Self.user, "password": password,
             ]
             try ensureDatabase(parameters: parameters)
-            // Downgrade to shared: other webhookd processes may now use it too.
-            flock(lockDescriptor, LOCK_SH)
             return EmbeddedClusterLease(
                 cluster: self, binaries: binaries, runAsPostgres: runAsPostgres, lockDescriptor: lockDescriptor,
                 port: port, password: password)
@@ -327,10 +337,15 @@ package final class EmbeddedClusterLease: @unchecked Sendable {
         defer { lock.unlock() }
         guard !released else { return }
         released = true
+        // Under the start lock, so a process that is starting (and has found the server running) cannot
+        // see it stopped under it.
+        let startLock = open(cluster.startLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if startLock >= 0 { flock(startLock, LOCK_EX) }
         if flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 {
             cluster.stop(binaries: binaries, runAsPostgres: runAsPostgres)
         }
         Glibc.close(lockDescriptor)
+        if startLock >= 0 { Glibc.close(startLock) }
     }
 }
 
