@@ -32,6 +32,9 @@ package struct EmbeddedCluster: Sendable {
 
     var pgdata: String { dataDirectory + "/postgres" }
     var lockPath: String { dataDirectory + "/cluster.lock" }
+    /// Held exclusively while one process initialises, starts or stops the server, so two never do it at
+    /// once. Separate from `lockPath`, whose shared holders (running commands) may hold it for hours.
+    var startLockPath: String { dataDirectory + "/cluster-start.lock" }
     /// A libpq password file (`host:port:db:user:password`) readable only by its owner; it holds the
     /// generated superuser password and lets `psql` connect with `PGPASSFILE`.
     package var passwordFilePath: String { dataDirectory + "/pgpass" }
@@ -48,34 +51,28 @@ package struct EmbeddedCluster: Sendable {
         } catch {
             throw PostgresError(.clusterFailed, "cannot create the data directory \(dataDirectory)")
         }
+        // Exclusive while we initialise/start, so two commands never start two servers. A separate file
+        // from the lease lock: waiting for an exclusive lease lock would wait for every running command
+        // (a `clients add` next to a running `serve` would hang until the server exits).
+        let startLock = open(startLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard startLock >= 0 else {
+            throw PostgresError(.clusterFailed, "cannot open \(startLockPath): \(String(cString: strerror(errno)))")
+        }
+        defer { Glibc.close(startLock) }  // Closing releases the flock.
+        flock(startLock, LOCK_EX)
         let lockDescriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lockDescriptor >= 0 else {
             throw PostgresError(.clusterFailed, "cannot open \(lockPath): \(String(cString: strerror(errno)))")
         }
+        // Shared from the start: this is the lease; other webhookd processes may use the server too.
+        flock(lockDescriptor, LOCK_SH)
         do {
-            // Users of a running cluster hold the lock shared for their lifetime. Joining one needs only a
-            // shared lock; initialising or starting it needs the exclusive lock, so two commands never start
-            // two servers.
-            flock(lockDescriptor, LOCK_SH)
-            var port: Int
-            var password: String
-            if let running = runningPort(), let known = readPassword(),
-                Self.run([binaries.pgCtl, "-D", pgdata, "status"], asPostgres: runAsPostgres).status == 0
-            {
-                port = running
-                password = known
-            } else {
-                flock(lockDescriptor, LOCK_UN)
-                try Self.lockExclusively(lockDescriptor, path: lockPath, timeout: .seconds(60))
-                password = try ensureInitialised(binaries: binaries, runAsPostgres: runAsPostgres)
-                port = try ensureRunning(binaries: binaries, runAsPostgres: runAsPostgres)
-            }
+            let password = try ensureInitialised(binaries: binaries, runAsPostgres: runAsPostgres)
+            let port = try ensureRunning(binaries: binaries, runAsPostgres: runAsPostgres)
             let parameters = [
                 "host": "127.0.0.1", "port": String(port), "user": Self.user, "password": password,
             ]
             try ensureDatabase(parameters: parameters)
-            // Downgrade to shared: other webhookd processes may now use it too.
-            flock(lockDescriptor, LOCK_SH)
             return EmbeddedClusterLease(
                 cluster: self, binaries: binaries, runAsPostgres: runAsPostgres, lockDescriptor: lockDescriptor,
                 port: port, password: password)
@@ -206,21 +203,6 @@ package struct EmbeddedCluster: Sendable {
     /// Stops the server (`pg_ctl stop -m fast`): in-flight transactions roll back, data is flushed.
     func stop(binaries: PostgresBinaries, runAsPostgres: Bool) {
         _ = Self.run([binaries.pgCtl, "-D", pgdata, "-m", "fast", "-w", "-t", "30", "stop"], asPostgres: runAsPostgres)
-    }
-
-    /// Takes the exclusive lock, waiting at most `timeout` (another process may be starting the cluster,
-    /// or hold it while the server is down).
-    static func lockExclusively(_ descriptor: Int32, path: String, timeout: Duration) throws(PostgresError) {
-        let deadline = ContinuousClock.now + timeout
-        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK || errno == EINTR, ContinuousClock.now < deadline else {
-                throw PostgresError(
-                    .clusterFailed,
-                    "another webhookd process holds \(path) but its PostgreSQL is not running; stop that process or remove the data directory's postmaster.pid"
-                )
-            }
-            usleep(100_000)
-        }
     }
 
     // MARK: - Processes
@@ -362,10 +344,15 @@ package final class EmbeddedClusterLease: @unchecked Sendable {
         defer { lock.unlock() }
         guard !released else { return }
         released = true
+        // Under the start lock, so a process that is starting (and has found the server running) cannot
+        // see it stopped under it.
+        let startLock = open(cluster.startLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if startLock >= 0 { flock(startLock, LOCK_EX) }
         if flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 {
             cluster.stop(binaries: binaries, runAsPostgres: runAsPostgres)
         }
         Glibc.close(lockDescriptor)
+        if startLock >= 0 { Glibc.close(startLock) }
     }
 }
 

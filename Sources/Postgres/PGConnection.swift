@@ -44,6 +44,7 @@ package final class PGConnection {
         var keywords: [String] = []
         var values: [String] = []
         if let url {
+            try Self.checkURL(url)
             keywords.append("dbname")
             values.append(url)
         }
@@ -77,6 +78,23 @@ package final class PGConnection {
 
     deinit {
         if !finished { PQfinish(raw) }
+    }
+
+    /// libpq reads anything that is neither a `postgresql://`/`postgres://` URI nor `key=value` text as a
+    /// bare database name, which fails later with a confusing socket error that repeats the whole text,
+    /// password included. Refuse it here, naming only the scheme.
+    private static func checkURL(_ url: String) throws(PostgresError) {
+        if url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") { return }
+        if let schemeEnd = url.firstRange(of: "://"), case let scheme = url[..<schemeEnd.lowerBound],
+            scheme.first?.isLetter == true, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+.-".contains($0) })
+        {
+            throw PostgresError(
+                .invalidConfiguration,
+                "the database URL must start with postgresql:// or postgres://, not \(scheme)://")
+        }
+        if url.contains("://") || !url.contains("=") {
+            throw PostgresError(.invalidConfiguration, "the database URL must start with postgresql:// or postgres://")
+        }
     }
 
     /// Ends the session now. The object stays valid but unusable (STYLE.md §6.19); `deinit` then does

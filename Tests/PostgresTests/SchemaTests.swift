@@ -1,0 +1,143 @@
+import Postgres
+import TestSupport
+import Testing
+
+/// What `sql/` promises beyond the columns: the header functions, the NOTIFY triggers and the
+/// idempotency index, checked with plain SQL on a freshly migrated database.
+@Suite("Schema")
+struct SchemaTests {
+    @Test("webhookd_header returns the first value by case-insensitive name, and NULL when absent")
+    func headerFunction() throws {
+        let connection = try TestDatabase.create().connect()
+        let headers = """
+            [["Content-Type", "application/json"], ["X-Dup", "first"], ["Webhook-Id", "abc"], ["x-dup", "second"],
+             ["X-Empty", ""]]
+            """
+        let result = try connection.query(
+            """
+            SELECT webhookd_header($1::jsonb, 'content-type'), webhookd_header($1::jsonb, 'x-DUP'),
+                   webhookd_header($1::jsonb, 'WEBHOOK-ID'), webhookd_header($1::jsonb, 'missing'),
+                   webhookd_header($1::jsonb, 'x-empty'), webhookd_header_values($1::jsonb, 'X-Dup'),
+                   webhookd_header_values($1::jsonb, 'missing'), webhookd_header('[]'::jsonb, 'x')
+            """, [.text(headers)])
+        #expect(result.string(0, 0) == "application/json")
+        #expect(result.string(0, 1) == "first")
+        #expect(result.string(0, 2) == "abc")
+        #expect(result.isNull(0, 3))
+        #expect(result.string(0, 4) == "")
+        #expect(result.textArray(0, 5) == ["first", "second"])
+        #expect(result.textArray(0, 6) == [])
+        #expect(result.isNull(0, 7))
+    }
+
+    @Test("the clients trigger notifies the client id on add/disable/enable/grant/pin/remove, not on bookkeeping")
+    func clientsTriggerNotifiesAuthorizationChangesOnly() throws {
+        let database = try TestDatabase.create()
+        let listener = try database.connect()
+        let writer = try database.connect()
+        try listener.listen("webhookd_clients")
+        let id = "acme'; DROP TABLE clients; --"
+        let pin = String(repeating: "ab", count: 32)
+
+        try writer.query("INSERT INTO clients (client_id, endpoints) VALUES ($1, '{orders}')", [.text(id)])
+        try writer.query("UPDATE clients SET last_seen_at = now() WHERE client_id = $1", [.text(id)])
+        try writer.query("UPDATE clients SET last_cert_not_after = now() WHERE client_id = $1", [.text(id)])
+        try writer.query("UPDATE clients SET description = 'just words' WHERE client_id = $1", [.text(id)])
+        try writer.query("UPDATE clients SET enabled = false WHERE client_id = $1", [.text(id)])
+        try writer.query("UPDATE clients SET enabled = false WHERE client_id = $1", [.text(id)])  // no change
+        try writer.query("UPDATE clients SET enabled = true WHERE client_id = $1", [.text(id)])
+        try writer.query("UPDATE clients SET endpoints = endpoints || '{billing}' WHERE client_id = $1", [.text(id)])
+        try writer.query("UPDATE clients SET pins_sha256 = ARRAY[$2] WHERE client_id = $1", [.text(id), .text(pin)])
+        try writer.query("DELETE FROM clients WHERE client_id = $1", [.text(id)])
+        try writer.query("SELECT pg_notify('webhookd_clients', 'marker')")
+
+        let received = try notifications(on: listener, before: "marker")
+        // add, disable, enable, grant, pin, remove: six changes that affect authorization.
+        #expect(received.map(\.payload) == Array(repeating: id, count: 6))
+        #expect(received.allSatisfy { $0.channel == "webhookd_clients" })
+    }
+
+    @Test("updated_at follows configuration changes but not last_seen_at")
+    func updatedAtFollowsConfigurationOnly() throws {
+        let connection = try TestDatabase.create().connect()
+        try connection.query(
+            "INSERT INTO clients (client_id, updated_at) VALUES ('acme', '2000-01-01T00:00:00Z')")
+        try connection.query("UPDATE clients SET last_seen_at = now() WHERE client_id = 'acme'")
+        #expect(try connection.query("SELECT extract(year FROM updated_at) FROM clients").int(0, 0) == 2000)
+        try connection.query("UPDATE clients SET enabled = false WHERE client_id = 'acme'")
+        #expect(try connection.query("SELECT updated_at > '2001-01-01' FROM clients").bool(0, 0) == true)
+    }
+
+    @Test("the clients table refuses malformed endpoints and fingerprints even from raw SQL")
+    func clientsTableChecks() throws {
+        let connection = try TestDatabase.create().connect()
+        for endpoints in [["a/b"], [String(repeating: "e", count: 65)], [""], ["*x"]] {
+            let error = #expect(throws: PostgresError.self) {
+                try connection.query(
+                    "INSERT INTO clients (client_id, endpoints) VALUES ('c', $1::text[])", [.textArray(endpoints)])
+            }
+            #expect(error?.sqlState == "23514", "endpoints \(endpoints)")
+        }
+        let upper = String(repeating: "AB", count: 32)
+        let error = #expect(throws: PostgresError.self) {
+            try connection.query(
+                "INSERT INTO clients (client_id, pins_sha256) VALUES ('c', $1::text[])", [.textArray([upper])])
+        }
+        #expect(error?.sqlState == "23514")
+        try connection.query(
+            "INSERT INTO clients (client_id, endpoints) VALUES ('c', $1::text[])", [.textArray(["*", "a.b_c-1"])])
+    }
+
+    @Test("each inserted delivery notifies webhookd_deliveries with exactly its id")
+    func deliveriesTriggerNotifiesTheId() throws {
+        let database = try TestDatabase.create()
+        let listener = try database.connect()
+        let writer = try database.connect()
+        try listener.listen("webhookd_deliveries")
+
+        let first = try insertDelivery(writer, client: "acme", key: "k1")
+        let second = try insertDelivery(writer, client: "acme", key: nil)
+        // A rolled-back insert notifies nobody.
+        try writer.query("BEGIN")
+        try insertDelivery(writer, client: "acme", key: "rolled-back")
+        try writer.query("ROLLBACK")
+        try writer.query("SELECT pg_notify('webhookd_deliveries', 'marker')")
+
+        let received = try notifications(on: listener, before: "marker")
+        #expect(received.map(\.payload) == [first, second])
+        // The payload is the uuid as text and nothing else.
+        #expect(first.count == 36 && first.split(separator: "-").count == 5)
+    }
+
+    @Test("the idempotency index refuses a second (client, key) but allows NULL keys and other clients")
+    func idempotencyIndex() throws {
+        let connection = try TestDatabase.create().connect()
+        try insertDelivery(connection, client: "acme", key: "delivery-1")
+        let duplicate = #expect(throws: PostgresError.self) {
+            try insertDelivery(connection, client: "acme", key: "delivery-1", endpoint: "other-endpoint")
+        }
+        #expect(duplicate?.sqlState == "23505")
+        #expect(duplicate?.isConnectionProblem == false)
+
+        try insertDelivery(connection, client: "acme", key: nil)
+        try insertDelivery(connection, client: "acme", key: nil)
+        try insertDelivery(connection, client: "globex", key: "delivery-1")
+        try insertDelivery(connection, client: "acme", key: "Delivery-1")  // keys are case-sensitive
+        let count = try connection.query("SELECT count(*) FROM deliveries").int(0, 0)
+        #expect(count == 5)
+    }
+}
+
+/// Inserts a minimal delivery and returns its id.
+@discardableResult
+private func insertDelivery(
+    _ connection: PGConnection, client: String, key: String?, endpoint: String = "orders"
+) throws -> String {
+    let result = try connection.query(
+        """
+        INSERT INTO deliveries (client_id, endpoint, method, path, body, body_sha256, idempotency_key)
+        VALUES ($1, $2, 'POST', '/webhooks/' || $2, $3, encode(sha256($3), 'hex'), $4)
+        RETURNING id
+        """, [.text(client), .text(endpoint), .bytes(Array("{}".utf8)), .optional(key)])
+    return try #require(result.string(0, 0))
+}
