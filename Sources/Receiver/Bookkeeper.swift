@@ -15,6 +15,8 @@ package final class Bookkeeper: Sendable {
     private let activity: ClientActivity
     private let logger: Logger
     private let refreshInterval: Duration
+    private let periodicCheck: @Sendable () -> Void
+    private let periodicInterval: Duration
     private let control = Mutex<Control>(Control())
 
     private struct Control {
@@ -25,8 +27,11 @@ package final class Bookkeeper: Sendable {
 
     package init(
         database: DatabaseHandle, authorization: AuthorizationState, rejections: RejectionRecorder,
-        activity: ClientActivity, logger: Logger, refreshInterval: Duration = .seconds(30)
+        activity: ClientActivity, logger: Logger, refreshInterval: Duration = .seconds(30),
+        periodicCheck: @escaping @Sendable () -> Void = {}, periodicInterval: Duration = .seconds(12 * 3600)
     ) {
+        self.periodicCheck = periodicCheck
+        self.periodicInterval = periodicInterval
         self.database = database
         self.authorization = authorization
         self.rejections = rejections
@@ -80,7 +85,12 @@ package final class Bookkeeper: Sendable {
         var connection: PGConnection?
         var nextConnectAttempt = ContinuousClock.now
         var nextRefresh = ContinuousClock.now + refreshInterval
+        var nextPeriodicCheck = ContinuousClock.now + periodicInterval
         while true {
+            if ContinuousClock.now >= nextPeriodicCheck {
+                periodicCheck()
+                nextPeriodicCheck = .now + periodicInterval
+            }
             let stopping = control.withLock { $0.stopping }
             if connection == nil, ContinuousClock.now >= nextConnectAttempt {
                 do {

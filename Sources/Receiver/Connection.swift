@@ -51,6 +51,10 @@ final class Connection: EventHandler {
     private var peer: PeerCertificate?
     private var tlsVersion = ""
     private var tlsCipher = ""
+    /// The TLS context this connection's client certificate was last verified against (its own at the
+    /// handshake; a newer one after a reload re-verified it).
+    /// Held strongly so a freed context's address can never be mistaken for it.
+    private var verifiedContext: TLSContext?
 
     init(id: UInt64, socket: Socket, tls: TLSConnection, remote: SocketAddress, worker: Worker) {
         self.id = id
@@ -115,6 +119,7 @@ final class Connection: EventHandler {
             peer = tls.peerCertificate
             tlsVersion = tls.protocolVersion
             tlsCipher = tls.cipherName
+            verifiedContext = tls.context
             state = .reading
             setDeadline(.header, worker.configuration.headerTimeout)
             setInterest(.readable)
@@ -241,6 +246,15 @@ final class Connection: EventHandler {
         guard let peer else {
             // A completed handshake always has a verified peer (SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
             return refuse(.noCertificate, endpoint: endpoint, detail: "no client certificate on an established session")
+        }
+        // SPEC: after a reload, the next request on an older connection re-verifies its certificate
+        // against the new CA bundle and CRLs; a failure is a 403 with the verify reason, and the end.
+        let current = worker.shared.tlsContext.context
+        if verifiedContext !== current, let tls {
+            if let failure = tls.reverify(against: current) {
+                return refuse(failure.reason, endpoint: endpoint, detail: failure.detail)
+            }
+            verifiedContext = current
         }
         let now = Int64(worker.wallClockSeconds)
         let clientID: String

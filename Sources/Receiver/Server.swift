@@ -45,7 +45,13 @@ package final class Server {
         } catch {
             throw ServerStartError(error.message)
         }
+        do {
+            try context.selfTestRefusesAnonymousClient()
+        } catch {
+            throw ServerStartError(error.message)
+        }
         for warning in context.warnings { logger.warning("\(warning)") }
+        ExpiryReport.log(context, logger: logger)
         let connection = try waitForDatabase(databaseWait)
         defer { connection.close() }
         try checkMigrations(connection, migrator: migrator)
@@ -54,9 +60,11 @@ package final class Server {
         let rejections = RejectionRecorder(
             perSecond: configuration.rejectionsPerSecond, statistics: statistics, logger: logger)
         let activity = ClientActivity()
+        let holder = TLSContextHolder(context)
+        let logger = self.logger
         let bookkeeper = Bookkeeper(
             database: database, authorization: authorization, rejections: rejections, activity: activity,
-            logger: logger)
+            logger: logger, periodicCheck: { ExpiryReport.log(holder.context, logger: logger) })
         do {
             try bookkeeper.loadSnapshot(using: connection)
         } catch {
@@ -72,7 +80,7 @@ package final class Server {
         }
         let listeners = try bindListeners()
         let shared = WorkerShared(
-            configuration: configuration, tlsContext: TLSContextHolder(context), authorization: authorization,
+            configuration: configuration, tlsContext: holder, authorization: authorization,
             writer: writer, rejections: rejections, activity: activity, statistics: statistics, logger: logger,
             connectionIDs: ConnectionIDSource())
         self.shared = shared
@@ -174,7 +182,9 @@ package final class Server {
         guard let shared else { return false }
         do {
             let context = try TLSContext(configuration: configuration.tls)
+            try context.selfTestRefusesAnonymousClient()
             for warning in context.warnings { logger.warning("\(warning)") }
+            ExpiryReport.log(context, logger: logger)
             shared.tlsContext.replace(context)
             logger.notice(
                 "configuration reloaded",
