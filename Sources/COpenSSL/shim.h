@@ -63,6 +63,7 @@ static const int COpenSSL_MBSTRING_UTF8 = MBSTRING_UTF8;
 static const int COpenSSL_V_ASN1_NEG_INTEGER = V_ASN1_NEG_INTEGER;
 static const uint32_t COpenSSL_SSL_MODE_ENABLE_PARTIAL_WRITE = SSL_MODE_ENABLE_PARTIAL_WRITE;
 static const uint32_t COpenSSL_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER = SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
+static const uint32_t COpenSSL_SSL_MODE_RELEASE_BUFFERS = SSL_MODE_RELEASE_BUFFERS;
 
 // Key generation (EVP_EC_gen / EVP_RSA_gen wrap the variadic EVP_PKEY_Q_keygen).
 static inline EVP_PKEY *COpenSSL_EVP_EC_gen(const char *curve) {

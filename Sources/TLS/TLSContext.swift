@@ -97,9 +97,13 @@ package final class TLSContext: @unchecked Sendable {
             throw TLSError.drained(.configuration, "could not set the key exchange groups")
         }
         // SSL_CTX_set_mode returns the new mode mask; it cannot fail. Partial writes let a non-blocking
-        // writer make progress; the moving buffer lets it retry from a different address.
+        // writer make progress; the moving buffer lets it retry from a different address; released buffers
+        // keep an idle connection from pinning OpenSSL's 2 × 16 KiB record buffers (as nginx does).
         _ = COpenSSL_SSL_CTX_set_mode(
-            raw, Int(COpenSSL_SSL_MODE_ENABLE_PARTIAL_WRITE | COpenSSL_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
+            raw,
+            Int(
+                COpenSSL_SSL_MODE_ENABLE_PARTIAL_WRITE | COpenSSL_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                    | COpenSSL_SSL_MODE_RELEASE_BUFFERS))
         // Session tickets stay on (SPEC: resumption on); the default server session cache stays on too.
         let ok = Self.sessionIDContext.withUnsafeBufferPointer {
             SSL_CTX_set_session_id_context(raw, $0.baseAddress, UInt32($0.count))

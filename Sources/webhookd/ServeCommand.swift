@@ -34,6 +34,7 @@ enum ReceiverRunner {
         LogSetup.bootstrap(format: logFormat)
         // STYLE.md §32: once, before any thread starts, so every thread inherits the mask.
         ignoreSIGPIPE()
+        ProcessLimits.raiseOpenFileLimit()
         SignalWaiter.blockTerminationAndReloadSignals()
         let signals: SignalWaiter
         do {
