@@ -82,9 +82,12 @@ struct PartnerWalkthroughTests {
         defer { connection.close() }
         #expect(
             try connection.query("SELECT count(*) FROM deliveries WHERE client_id = 'acme-bank'").string(0, 0) == "1")
+        // Rejection rows are stored by the bookkeeper thread, off the request path: poll for it.
         #expect(
-            try connection.query("SELECT count(*) FROM rejections WHERE reason = 'revoked' AND stage = 'handshake'")
-                .string(0, 0) == "1")
+            try ReceiverHarness.eventually {
+                try connection.query("SELECT count(*) FROM rejections WHERE reason = 'revoked' AND stage = 'handshake'")
+                    .string(0, 0) == "1"
+            })
         server.signal(SIGTERM)
         #expect(server.waitForExit(timeout: .seconds(15)) == 0)
     }
