@@ -8,18 +8,34 @@ import Testing
 /// One `webhookd serve` process on 127.0.0.1 port 0, its own fresh database, and the per-run test PKI.
 /// Tests talk to it with the Swift OpenSSL client (`TLSTestClient`) and with curl.
 final class ReceiverHarness {
-    let database: TestDatabase
+    /// libpq parameters (with `dbname`) of the server's database.
+    let databaseParameters: [String: String]
     let pki = TestPKI.shared
     let process: WebhookdProcess
     let port: UInt16
 
-    /// Registers `clients` (id → endpoints) and starts the server.
-    init(
+    /// OpenSSL writes with plain write(2): a server that closes first must not kill the test process.
+    private static let ignoringSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+    /// Registers `clients` (id → endpoints) and starts the server on `database` (a fresh one when nil).
+    convenience init(
         clients: [String: [String]] = ["acme": ["orders"]], crls: [String] = [], extraArguments: [String] = [],
-        database: TestDatabase? = nil
+        database: TestDatabase? = nil, clientCA: String? = nil
     ) throws {
-        self.database = try database ?? TestDatabase.create()
-        let connection = try self.database.connect()
+        let database = try database ?? TestDatabase.create()
+        try self.init(
+            clients: clients, crls: crls, extraArguments: extraArguments, databaseURL: database.url,
+            databaseParameters: database.parameters, clientCA: clientCA)
+    }
+
+    /// Registers `clients` and starts the server on the database at `databaseURL` (already migrated).
+    init(
+        clients: [String: [String]], crls: [String] = [], extraArguments: [String] = [], databaseURL: String,
+        databaseParameters: [String: String], clientCA: String? = nil
+    ) throws {
+        _ = Self.ignoringSIGPIPE
+        self.databaseParameters = databaseParameters
+        let connection = try PGConnection(parameters: databaseParameters, applicationName: "webhookd-tests")
         defer { connection.close() }
         let registry = ClientRegistry(connection: connection)
         for (id, endpoints) in clients.sorted(by: { $0.key < $1.key }) {
@@ -27,7 +43,7 @@ final class ReceiverHarness {
         }
         var arguments = [
             "serve", "--listen", "127.0.0.1:0", "--cert", pki.serverCertificate, "--key", pki.serverKey,
-            "--client-ca", pki.clientCABundle, "--database-url", self.database.url, "--sql-dir",
+            "--client-ca", clientCA ?? pki.clientCABundle, "--database-url", databaseURL, "--sql-dir",
             TestDatabase.sqlDirectory, "--workers", "2", "--admin-listen", "off",
         ]
         for crl in crls { arguments += ["--crl", crl] }
@@ -47,17 +63,23 @@ final class ReceiverHarness {
     }
 
     /// A registry on this server's database.
+    @discardableResult
     func withRegistry<T>(_ body: (ClientRegistry) throws -> T) throws -> T {
-        let connection = try database.connect()
+        let connection = try connect()
         defer { connection.close() }
         return try body(ClientRegistry(connection: connection))
     }
 
     /// Runs a query on this server's database.
     func query(_ sql: String, _ parameters: [PGValue] = []) throws -> PGResult {
-        let connection = try database.connect()
+        let connection = try connect()
         defer { connection.close() }
         return try connection.query(sql, parameters)
+    }
+
+    /// A new session on this server's database.
+    func connect() throws -> PGConnection {
+        try PGConnection(parameters: databaseParameters, applicationName: "webhookd-tests")
     }
 
     /// A connected, handshaken client presenting `files` (nil: no certificate).
@@ -66,6 +88,65 @@ final class ReceiverHarness {
             port: port, certificateChainPath: files?.chainPath, keyPath: files?.keyPath, trustedCAPath: pki.rootCA)
         try client.handshake()
         return client
+    }
+
+    /// A connected client presenting the certificate chain at `chain` (handshake not run yet).
+    func unstartedClient(chain: String?, key: String?) throws -> TLSTestClient {
+        try TLSTestClient(port: port, certificateChainPath: chain, keyPath: key, trustedCAPath: pki.rootCA)
+    }
+
+    /// A new connection presenting `chain`/`key` (nil: no certificate) that sends `request`: the HTTP
+    /// answer, or how the connection failed (a refused handshake shows as an alert at the handshake or,
+    /// under TLS 1.3, at the first read). The client is returned too, to look at the connection afterwards.
+    func attempt(chain: String?, key: String?, _ request: [UInt8]) throws -> (
+        outcome: Result<TLSTestClient.HTTPResponse, TLSTestClient.Failure>, client: TLSTestClient
+    ) {
+        let client = try unstartedClient(chain: chain, key: key)
+        let outcome = Result { () throws(TLSTestClient.Failure) in
+            try client.handshake(timeout: 10)
+            do throws(TLSTestClient.Failure) {
+                try client.send(request, timeout: 10)
+            } catch {
+                // The server's refusal may already be waiting: surface it rather than the write error.
+                _ = try client.readHTTPResponse(timeout: 10)
+                throw error
+            }
+            return try client.readHTTPResponse(timeout: 10)
+        }
+        return (outcome, client)
+    }
+
+    /// `attempt(chain:key:_:)` with a test client's files (nil: no certificate).
+    func attempt(_ files: TestSupportClientFiles?, _ request: [UInt8]) throws -> (
+        outcome: Result<TLSTestClient.HTTPResponse, TLSTestClient.Failure>, client: TLSTestClient
+    ) {
+        try attempt(chain: files?.chainPath, key: files?.keyPath, request)
+    }
+
+    /// The `rejections` rows so far, oldest first.
+    func rejections() throws -> [RejectionRow] {
+        let result = try query(
+            """
+            SELECT stage, reason, cert_sha256, endpoint, client_id, host(remote_addr), detail FROM rejections
+            ORDER BY id
+            """)
+        return (0..<result.rowCount).map { row in
+            RejectionRow(
+                stage: result.string(row, 0) ?? "", reason: result.string(row, 1) ?? "",
+                certSHA256: result.string(row, 2), endpoint: result.string(row, 3), clientID: result.string(row, 4),
+                remoteAddress: result.string(row, 5), detail: result.string(row, 6))
+        }
+    }
+
+    /// The number of rows in `deliveries`.
+    func deliveryCount() throws -> Int {
+        Int(try query("SELECT count(*) FROM deliveries").string(0, 0) ?? "") ?? -1
+    }
+
+    /// The server's log lines that contain every one of `fragments`.
+    func logLines(_ fragments: String...) -> [String] {
+        process.errorOutput.split(separator: "\n").filter { line in fragments.allSatisfy { line.contains($0) } }
+            .map(String.init)
     }
 
     /// A raw HTTP/1.1 request.
@@ -139,4 +220,52 @@ func deliveryAnswer(_ response: TLSTestClient.HTTPResponse) -> (id: String, dupl
         let id = object["delivery_id"] as? String, let duplicate = object["duplicate"] as? Bool
     else { return nil }
     return (id, duplicate)
+}
+
+/// One row of `rejections`.
+struct RejectionRow: Equatable {
+    var stage: String
+    var reason: String
+    var certSHA256: String?
+    var endpoint: String?
+    var clientID: String?
+    var remoteAddress: String?
+    var detail: String?
+}
+
+/// Whether the server has closed `client`'s connection: the next read ends (close_notify, EOF or reset)
+/// instead of timing out.
+func connectionIsClosed(_ client: TLSTestClient, timeout: Int = 5) -> Bool {
+    do {
+        _ = try client.receive(timeout: timeout)
+        return false
+    } catch {
+        if case .timeout = error { return false }
+        return true
+    }
+}
+
+/// Parses a JSON error body `{"error":"…","message":"…"}`: exactly those two string fields, both non-empty.
+func errorBody(_ response: TLSTestClient.HTTPResponse) -> (error: String, message: String)? {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+        object.count == 2, let error = object["error"] as? String, let message = object["message"] as? String,
+        !error.isEmpty, !message.isEmpty
+    else { return nil }
+    return (error, message)
+}
+
+extension TLSTestClient.HTTPResponse {
+    /// The first value of header `name` (case-insensitive).
+    func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+extension Result where Failure == TLSTestClient.Failure {
+    /// The response, or nil when the connection failed.
+    var response: Success? { try? get() }
+    /// The failure, or nil when an HTTP answer came.
+    var failure: Failure? {
+        if case .failure(let failure) = self { failure } else { nil }
+    }
 }
