@@ -19,6 +19,10 @@ final class Connection: EventHandler {
     /// What the deadline currently guards.
     enum DeadlineKind {
         case handshake, header, idle, body, write, linger, none
+        /// 404/405 answered: the rest of the body may drain until this (≤ 1 s), then the connection closes.
+        case discard
+        /// A delivery waits for its commit; past this the client gets 503 (a late commit is still no 2xx).
+        case commit
     }
 
     /// A request whose head was accepted and whose body is being read (or drained after an early answer).
@@ -83,9 +87,15 @@ final class Connection: EventHandler {
         switch state {
         case .handshaking:
             driveHandshake()
-        case .reading, .awaitingCommit:
+        case .awaitingCommit:
+            // Nothing is read while the commit is pending; a reset or hang-up means nobody will read the
+            // answer (the row still commits; the completion is dropped by id).
+            if events.contains(.error) || events.contains(.hangup) { return close() }
+            if events.contains(.writable) { flush() }
+        case .reading:
             if events.contains(.writable) || outputOffset < output.count { flush() }
-            if state == .reading, events.contains(.readable) || events.contains(.hangup) { readAvailable() }
+            // Also after a writable event: SSL_read may have asked for one (TLS 1.3 key update).
+            if state == .reading { readAvailable() }
         case .lingering:
             drainLinger()
         case .closed:
@@ -101,9 +111,26 @@ final class Connection: EventHandler {
             close()
         case .idle, .linger, .write, .none:
             close()
+        case .discard:
+            // The early answer is out; a body that did not drain in time ends the connection, no second answer.
+            inFlight = nil
+            closeAfterAnswer()
+        case .commit:
+            guard state == .awaitingCommit else { return close() }
+            state = .reading
+            worker.statistics.recordOutcome(.unavailable)
+            send(
+                .error(
+                    status: 503, code: "database_unavailable",
+                    message: "The delivery could not be stored; retry later.",
+                    headers: [HTTPHeader(name: "Retry-After", value: "5")]), keepAlive: false)
+        case .header where inFlight == nil && parser.bufferedByteCount == 0:
+            // Nothing of a request arrived: close quietly rather than answer a request never sent (a pooled
+            // client would take a 408 as the answer to its next request).
+            close()
         case .header, .body:
             inFlight = nil
-            respond(
+            send(
                 .error(status: 408, code: "request_timeout", message: "The request was not finished in time."),
                 keepAlive: false)
         }
@@ -154,7 +181,8 @@ final class Connection: EventHandler {
     private func readAvailable() {
         guard let tls else { return close() }
         var progressed = false
-        readLoop: while state == .reading {
+        // Backpressure: while an answer is still being written (a client not reading), read nothing more.
+        readLoop: while state == .reading && outputOffset >= output.count && !closeWhenFlushed {
             let status = worker.readBuffer.withUnsafeMutableBytes { tls.read(into: $0) }
             switch status {
             case .bytes(let count):
@@ -173,7 +201,7 @@ final class Connection: EventHandler {
                 return
             }
         }
-        if progressed, state == .reading, deadlineKind == .body {
+        if progressed, state == .reading, deadlineKind == .body, inFlight?.discarding != true {
             setDeadline(.body, worker.configuration.bodyTimeout)
         }
     }
@@ -181,13 +209,18 @@ final class Connection: EventHandler {
     /// Runs parser events until it needs more bytes, a request is handed to the writer, or the
     /// connection is closing.
     private func processParser() {
+        // Not re-entrant: an answer flushed from inside this loop must not start parsing the next request
+        // before the current one's bookkeeping (e.g. the discard state after a 404) is done.
+        guard !parsing else { return }
+        parsing = true
+        defer { parsing = false }
         while state == .reading && !closeWhenFlushed {
             let event: HTTPParserEvent?
             do {
                 event = try parser.next()
             } catch {
                 inFlight = nil
-                respond(.error(status: error.status, code: error.code.name, message: error.message), keepAlive: false)
+                send(.error(status: error.status, code: error.code.name, message: error.message), keepAlive: false)
                 return
             }
             guard let event else {
@@ -208,10 +241,8 @@ final class Connection: EventHandler {
     private func armWaitingDeadline() {
         if let inFlight {
             if inFlight.discarding, let limit = inFlight.discardDeadline {
-                if deadlineKind != .body || deadline != limit {
-                    deadlineKind = .body
-                    deadline = limit
-                }
+                deadlineKind = .discard
+                deadline = limit
             } else if deadlineKind != .body {
                 setDeadline(.body, worker.configuration.bodyTimeout)
             }
@@ -265,13 +296,13 @@ final class Connection: EventHandler {
         }
         switch head.framing {
         case .none:
-            return respond(
+            return send(
                 .error(
                     status: 411, code: "length_required", message: "A webhook needs Content-Length or chunked encoding."
                 ),
                 keepAlive: false)
         case .contentLength(let length) where length > worker.configuration.maxBodyBytes:
-            return respond(
+            return send(
                 .error(
                     status: 413, code: "payload_too_large",
                     message: "The body is larger than \(worker.configuration.maxBodyBytes) bytes."), keepAlive: false)
@@ -289,10 +320,11 @@ final class Connection: EventHandler {
 
     /// 404/405: answer now; keep the connection only if the rest of the body drains (≤ 64 KiB, ≤ 1 s).
     private func answerEarly(_ head: HTTPRequestHead, _ response: HTTPResponse) {
-        let keepAlive = head.keepAlive && !head.expectsContinue
+        // A HEAD client expects no body after the answer's head: answer it once and close instead.
+        let keepAlive = head.keepAlive && !head.expectsContinue && head.method != "HEAD"
         switch head.framing {
         case .contentLength(let length) where length > worker.configuration.maxDrainBytes:
-            return respond(response, keepAlive: false)
+            return send(response, keepAlive: false)
         default:
             break
         }
@@ -307,9 +339,10 @@ final class Connection: EventHandler {
         worker.rejections.record(
             Rejection(
                 stage: .authorization, reason: reason, detail: detail, remoteAddress: remote.host,
+                // No identity (no CN, two CNs) leaves client_id NULL: the reason code says why.
                 clientID: peer.flatMap { try? $0.identity.get() }, endpoint: endpoint, certificate: peer))
         // SPEC: after a 403 the connection closes; the body is never read, let alone stored.
-        respond(
+        send(
             .error(status: 403, code: reason.code, message: "This client is not authorized for this endpoint."),
             keepAlive: false)
     }
@@ -338,7 +371,7 @@ final class Connection: EventHandler {
             return
         }
         if flight.body.count + bytes.count > worker.configuration.maxBodyBytes {
-            return respond(
+            return send(
                 .error(
                     status: 413, code: "payload_too_large",
                     message: "The body is larger than \(worker.configuration.maxBodyBytes) bytes."), keepAlive: false)
@@ -360,20 +393,32 @@ final class Connection: EventHandler {
         let delivery = worker.makeDelivery(
             flight, peer: peer, remote: remote, tlsVersion: tlsVersion, tlsCipher: tlsCipher)
         state = .awaitingCommit
-        deadlineKind = .none
+        setDeadline(.commit, worker.configuration.commitTimeout)
         inFlightKeepAlive = flight.head.keepAlive
-        worker.activity.seen(clientID: flight.clientID, certificateNotAfter: peer.notAfter, now: worker.loop.now)
+        awaitingClientID = flight.clientID
         worker.submit(delivery, from: self)
         updateInterest()
     }
 
     private var inFlightKeepAlive = true
+    private var awaitingClientID = ""
+    private var parsing = false
 
     /// The writer's answer for the request in `awaitingCommit`.
     func complete(_ outcome: DeliveryOutcome) {
         guard state == .awaitingCommit else { return }
         state = .reading
         worker.statistics.recordOutcome(outcome)
+        switch outcome {
+        case .stored, .duplicate:
+            // SPEC: last_seen_at follows accepted requests only (duplicates count as accepted).
+            if let peer {
+                worker.activity.seen(
+                    clientID: awaitingClientID, certificateNotAfter: peer.notAfter, now: worker.loop.now)
+            }
+        case .unavailable, .failed:
+            break
+        }
         switch outcome {
         case .stored(let id):
             send(.json(status: 200, #"{"delivery_id":"\#(id)","duplicate":false}"#), keepAlive: inFlightKeepAlive)
@@ -401,13 +446,16 @@ final class Connection: EventHandler {
         switch state {
         case .awaitingCommit:
             state = .reading
-            respond(
+            send(
                 .error(
                     status: 503, code: "shutting_down", message: "The server is shutting down; retry later.",
                     headers: [HTTPHeader(name: "Retry-After", value: "5")]), keepAlive: false)
+        case .reading where inFlight?.discarding == true:
+            inFlight = nil
+            closeAfterAnswer()
         case .reading where inFlight != nil:
             inFlight = nil
-            respond(
+            send(
                 .error(
                     status: 503, code: "shutting_down", message: "The server is shutting down; retry later.",
                     headers: [HTTPHeader(name: "Retry-After", value: "5")]), keepAlive: false)
@@ -418,17 +466,13 @@ final class Connection: EventHandler {
 
     // MARK: - Writing
 
-    /// Answers and, when `keepAlive` is false, closes after a lingering drain.
-    private func respond(_ response: HTTPResponse, keepAlive: Bool) {
-        send(response, keepAlive: keepAlive)
-    }
-
     private func send(_ response: HTTPResponse, keepAlive requested: Bool) {
         let keepAlive =
             requested && requestCount < worker.configuration.maxRequestsPerConnection && !worker.isShuttingDown
         worker.statistics.recordRequest(status: response.status)
+        // Decided before queueing: a flush that completes at once must already know to close.
+        if !keepAlive { closeWhenFlushed = true }
         queue(response.encoded(keepAlive: keepAlive, date: worker.date))
-        if !keepAlive { closeAfterAnswer() }
     }
 
     private func closeAfterAnswer() {
@@ -470,8 +514,12 @@ final class Connection: EventHandler {
         outputOffset = 0
         if closeWhenFlushed {
             beginLinger()
+        } else if worker.isShuttingDown && isIdle {
+            close()
         } else {
             updateInterest()
+            // Reading paused while the answer was pending; pick up what is buffered (pipelined requests).
+            if state == .reading && parser.bufferedByteCount > 0 { processParser() }
         }
     }
 
@@ -490,11 +538,11 @@ final class Connection: EventHandler {
     }
 
     private func drainLinger() {
-        var scratch = [UInt8](repeating: 0, count: 16_384)
+
         for _ in 0..<8 {
             let result: Int?
             do {
-                result = try scratch.withUnsafeMutableBytes { buffer throws(SystemError) in
+                result = try worker.readBuffer.withUnsafeMutableBytes { buffer throws(SystemError) in
                     try socket.read(into: buffer)
                 }
             } catch {
@@ -526,7 +574,11 @@ final class Connection: EventHandler {
         var wanted: EpollEvents = []
         if wantsWrite || outputOffset < output.count { wanted.insert(.writable) }
         // While a delivery awaits its commit, stop reading: the next pipelined request waits in the kernel.
-        if state == .reading || state == .lingering || state == .handshaking { wanted.insert(.readable) }
+        // While an answer is pending, stop reading too (backpressure against clients that do not read).
+        let answerPending = outputOffset < output.count || closeWhenFlushed
+        if (state == .reading && !answerPending) || state == .lingering || state == .handshaking {
+            wanted.insert(.readable)
+        }
         setInterest(wanted)
     }
 

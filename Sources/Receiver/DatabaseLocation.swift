@@ -44,7 +44,17 @@ package final class DatabaseHandle: Sendable {
     package func connect(connectTimeoutSeconds: Int = 5, applicationName: String = "webhookd") throws(PostgresError)
         -> PGConnection
     {
-        try PGConnection(
+        var parameters = parameters
+        // No statement may block a receiver forever (a lock behind an ALTER TABLE, a stuck peer): bounded
+        // statements and locks, TCP keepalives and a user timeout so a vanished server is noticed.
+        parameters["options"] =
+            "-c statement_timeout=15000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=60000"
+        parameters["keepalives"] = "1"
+        parameters["keepalives_idle"] = "10"
+        parameters["keepalives_interval"] = "5"
+        parameters["keepalives_count"] = "3"
+        parameters["tcp_user_timeout"] = "20000"
+        return try PGConnection(
             url: url, parameters: parameters, connectTimeoutSeconds: connectTimeoutSeconds,
             applicationName: applicationName)
     }

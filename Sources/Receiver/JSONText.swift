@@ -201,31 +201,39 @@ private struct JSONScanner {
         return value
     }
 
+    /// A JSON number that also fits PostgreSQL's `numeric` (at most 131072 digits before the point and
+    /// 16383 after, once the exponent is applied), which jsonb stores it as.
     mutating func number() -> Bool {
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count else { return false }
+        var integerDigits = 0
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
         } else {
-            guard digits() > 0 else { return false }
+            integerDigits = digits()
+            guard integerDigits > 0 else { return false }
         }
+        var fractionDigits = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
-            guard digits() > 0 else { return false }
+            fractionDigits = digits()
+            guard fractionDigits > 0 else { return false }
         }
+        var exponent = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
+            var negative = false
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                negative = bytes[index] == UInt8(ascii: "-")
                 index += 1
             }
             let start = index
             let count = digits()
-            // numeric holds up to 131072 digits before the point: refuse exponents that could overflow it.
-            guard count > 0, count <= 5 else { return false }
-            let exponent = bytes[start..<index].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-            if exponent > 100_000 { return false }
+            guard count > 0, count <= 6 else { return false }
+            exponent = bytes[start..<index].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            if negative { exponent = -exponent }
         }
-        return true
+        return integerDigits + exponent <= 131_072 && fractionDigits - exponent <= 16_383
     }
 
     mutating func digits() -> Int {

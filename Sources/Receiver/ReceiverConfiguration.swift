@@ -22,6 +22,8 @@ package struct ReceiverConfiguration: Sendable {
     /// Database writer threads (each one libpq session) and their batch limit.
     package var writerThreads = 2
     package var maxBatch = 256
+    /// A delivery not committed within this is answered 503 (the database is stuck, not down).
+    package var commitTimeout: Duration = .seconds(30)
     /// SIGTERM: how long in-flight requests get before the rest are answered 503.
     package var drainTimeout: Duration = .seconds(9)
     /// 404/405 answers keep the connection when the rest of the body (at most this much) drains.

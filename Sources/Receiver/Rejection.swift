@@ -67,7 +67,6 @@ package final class RejectionRecorder: Sendable {
             metadata["serial"] = "\(certificate.serialHex)"
             metadata["sha256"] = "\(certificate.sha256)"
         }
-        logger.warning("refused", metadata: metadata)
         let admitted = bucket.withLock { bucket in
             let now = ContinuousClock.now
             let elapsed = now - bucket.refilledAt
@@ -82,7 +81,11 @@ package final class RejectionRecorder: Sendable {
             return true
         }
         statistics.recordRejection(stored: admitted)
-        if admitted { queue.push(rejection) }
+        // SPEC: refusals beyond the rate are logged in aggregate (by `drain`), not one by one.
+        if admitted {
+            logger.warning("refused", metadata: metadata)
+            queue.push(rejection)
+        }
     }
 
     /// Takes the queued rejections (the bookkeeper stores them) and reports drops in aggregate.
@@ -93,7 +96,7 @@ package final class RejectionRecorder: Sendable {
         }
         if dropped > 0 {
             logger.warning(
-                "refusals over --rejections-per-second were logged but not stored",
+                "refusals over --rejections-per-second: counted, not logged one by one and not stored",
                 metadata: ["count": "\(dropped)", "limit": "\(perSecond)"])
         }
         return queue.drain()

@@ -71,6 +71,7 @@ final class Worker: EventHandler {
     private let completions: HandoffQueue<DeliveryCompletion>
     private var connections: [UInt64: Connection] = [:]
     private(set) var isShuttingDown = false
+    private var handledCommand: WorkerControl.Command = .none
     /// One read buffer per loop, reused by every connection (reads are parsed at once).
     var readBuffer = [UInt8](repeating: 0, count: 65_536)
     private var cachedDate = HTTPDate(secondsSince1970: 0)
@@ -122,8 +123,9 @@ final class Worker: EventHandler {
             do {
                 accepted = try listener.accept()
             } catch {
-                // EMFILE and friends: log and let the next readiness retry.
-                logger.error("accept failed", metadata: ["error": "\(error)"])
+                // EMFILE and friends: the listener stays readable, so pause it for 100 ms instead of spinning.
+                logger.error("accept failed; pausing accepts for 100 ms", metadata: ["error": "\(error)"])
+                pauseAccepting()
                 return
             }
             guard let (socket, remote) = accepted else { return }
@@ -149,14 +151,21 @@ final class Worker: EventHandler {
         }
     }
 
+    private func pauseAccepting() {
+        guard listener.isOpen else { return }
+        // modify can only fail for an unregistered descriptor, which a closed listener no longer is.
+        try? loop.modify(listener.fileDescriptor, interest: [])
+        loop.schedule(after: .milliseconds(100)) { [unowned self] in
+            guard !self.isShuttingDown, self.listener.isOpen else { return }
+            try? self.loop.modify(self.listener.fileDescriptor, interest: .readable)
+        }
+    }
+
     func connectionClosed(_ connection: Connection) {
         connections[connection.id] = nil
         statistics.connectionClosed()
         control.publish(connections: connections.count)
-        if isShuttingDown && connections.isEmpty && control.command == .drain {
-            // Nothing left in flight: the server will notice and stop us.
-            control.publish(connections: 0)
-        }
+
     }
 
     // MARK: - Completions and commands
@@ -165,7 +174,11 @@ final class Worker: EventHandler {
         for completion in completions.drain() {
             connections[completion.connectionID]?.complete(completion.outcome)
         }
-        switch control.command {
+        // Act on each command once: a later wake (a completion) must not abort connections again.
+        let command = control.command
+        guard command != handledCommand else { return }
+        handledCommand = command
+        switch command {
         case .none:
             break
         case .drain:
@@ -201,8 +214,7 @@ final class Worker: EventHandler {
     private func sweep() {
         cachedDate = HTTPDate(secondsSince1970: Int64(time(nil)))
         let now = loop.now
-        for connection in Array(connections.values)
-        where connection.deadline <= now && connection.state != .awaitingCommit {
+        for connection in Array(connections.values) where connection.deadline <= now {
             connection.deadlineExpired()
         }
     }

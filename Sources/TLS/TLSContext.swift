@@ -109,6 +109,10 @@ package final class TLSContext: @unchecked Sendable {
             SSL_CTX_set_session_id_context(raw, $0.baseAddress, UInt32($0.count))
         }
         guard ok == 1 else { throw TLSError.drained(.configuration, "could not set the session id context") }
+        // Resumption through tickets only: a server-side session-ID cache would resume TLS 1.2 sessions
+        // without the issuer fingerprint the ticket carries (issuer pins would then refuse them). Returns the
+        // previous mode; cannot fail.
+        _ = COpenSSL_SSL_CTX_set_session_cache_mode(raw, Int(SSL_SESS_CACHE_OFF))
     }
 
     private func configureIdentity(_ material: TLSServerMaterial) throws(TLSError) {
