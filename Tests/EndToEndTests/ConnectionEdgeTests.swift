@@ -1,0 +1,37 @@
+import Foundation
+import TLS
+import TestSupport
+import Testing
+
+/// Connection-level behaviour found in review: one answer per request, quiet closes, no stray 408s.
+@Suite("Connection edges end to end", .serialized)
+struct ConnectionEdgeTests {
+    @Test func aConnectionThatNeverSendsARequestIsClosedWithoutAnAnswer() throws {
+        let harness = try ReceiverHarness(extraArguments: ["--header-timeout", "1"])
+        let client = try harness.client(harness.pki.validClient)
+        // A pooled client must never read a 408 it did not ask for: the server just closes.
+        #expect(throws: TLSTestClient.Failure.self) { _ = try client.receive(timeout: 5) }
+    }
+
+    @Test func a404WhoseBodyNeverArrivesGetsExactlyOneAnswerThenTheConnectionCloses() throws {
+        let harness = try ReceiverHarness()
+        let client = try harness.client(harness.pki.validClient)
+        // 100 bytes promised, 10 sent: the 404 goes out at once; the drain gives up after ≤ 1 s and closes.
+        let head = "POST /nope HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789"
+        try client.send(Array(head.utf8))
+        let response = try client.readHTTPResponse(timeout: 10)
+        #expect(response.status == 404)
+        var rest: [UInt8] = []
+        while let chunk = try? client.receive(timeout: 5), !chunk.isEmpty { rest += chunk }
+        #expect(rest.isEmpty, "a second answer arrived: \(String(decoding: rest, as: UTF8.self))")
+    }
+
+    @Test func headOnAWebhookPathIs405AndTheConnectionCloses() throws {
+        let harness = try ReceiverHarness()
+        let client = try harness.client(harness.pki.validClient)
+        try client.send(ReceiverHarness.request("HEAD", "/webhooks/orders", contentLength: false))
+        let response = try client.readHTTPResponse(timeout: 10)
+        #expect(response.status == 405)
+        #expect(throws: TLSTestClient.Failure.self) { _ = try client.receive(timeout: 5) }
+    }
+}
