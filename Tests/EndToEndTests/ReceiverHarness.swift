@@ -12,11 +12,14 @@ final class ReceiverHarness {
     let pki = TestPKI.shared
     let process: WebhookdProcess
     let port: UInt16
+    /// The admin listener's port, when `adminListen` was not "off" (read from the listening line).
+    let adminPort: UInt16?
 
     /// Registers `clients` (id → endpoints) and starts the server.
+    /// - Parameter adminListen: `--admin-listen`; "off" by default, "127.0.0.1:0" for an admin port.
     init(
         clients: [String: [String]] = ["acme": ["orders"]], crls: [String] = [], extraArguments: [String] = [],
-        database: TestDatabase? = nil
+        database: TestDatabase? = nil, adminListen: String = "off"
     ) throws {
         self.database = try database ?? TestDatabase.create()
         let connection = try self.database.connect()
@@ -28,7 +31,7 @@ final class ReceiverHarness {
         var arguments = [
             "serve", "--listen", "127.0.0.1:0", "--cert", pki.serverCertificate, "--key", pki.serverKey,
             "--client-ca", pki.clientCABundle, "--database-url", self.database.url, "--sql-dir",
-            TestDatabase.sqlDirectory, "--workers", "2", "--admin-listen", "off",
+            TestDatabase.sqlDirectory, "--workers", "2", "--admin-listen", adminListen,
         ]
         for crl in crls { arguments += ["--crl", crl] }
         process = try WebhookdProcess(arguments + extraArguments)
@@ -39,6 +42,11 @@ final class ReceiverHarness {
             throw HarnessFailure("no port in: \(line)")
         }
         self.port = port
+        if let range = line.range(of: "admin=127.0.0.1:") {
+            adminPort = UInt16(line[range.upperBound...].prefix { $0.isNumber })
+        } else {
+            adminPort = nil
+        }
     }
 
     struct HarnessFailure: Error, CustomStringConvertible {
