@@ -20,6 +20,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // /metrics (SPEC "Admin listener"): the swift-metrics API, rendered by swift-prometheus. Receiver only.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries: headers and link lines only, plus macro shims (STYLE.md §1.1).
@@ -33,7 +36,11 @@ let package = Package(
         .target(name: "Postgres", dependencies: ["CLibPQ", logging], swiftSettings: strict),
         .target(
             name: "Receiver",
-            dependencies: ["TLS", "HTTP1", "Postgres", "CLinux", logging],
+            dependencies: [
+                "TLS", "HTTP1", "Postgres", "CLinux", logging,
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

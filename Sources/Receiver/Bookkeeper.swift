@@ -7,7 +7,8 @@ import TLS
 /// The receiver's one background database session besides the writers: it keeps the authorization
 /// snapshot current (LISTEN `webhookd_clients`, plus a full refresh every `refreshInterval`), stores
 /// queued rejections, and writes `last_seen_at`/`last_cert_not_after`. A failed refresh keeps the last
-/// good snapshot.
+/// good snapshot. It is also `/readyz`'s database check (a `SELECT 1` at most once a second) and keeps
+/// `client_certificate_expiry_seconds` current from `clients.last_cert_not_after`.
 package final class Bookkeeper: Sendable {
     private let database: DatabaseHandle
     private let authorization: AuthorizationState
@@ -17,7 +18,12 @@ package final class Bookkeeper: Sendable {
     private let refreshInterval: Duration
     private let periodicCheck: @Sendable () -> Void
     private let periodicInterval: Duration
+    private let statistics: ReceiverStatistics?
+    private let readiness: Readiness?
     private let control = Mutex<Control>(Control())
+
+    /// How often the session is checked with `SELECT 1` for `/readyz` (SPEC: at most once a second).
+    static let healthCheckInterval: Duration = .seconds(1)
 
     private struct Control {
         var stopping = false
@@ -28,8 +34,11 @@ package final class Bookkeeper: Sendable {
     package init(
         database: DatabaseHandle, authorization: AuthorizationState, rejections: RejectionRecorder,
         activity: ClientActivity, logger: Logger, refreshInterval: Duration = .seconds(30),
-        periodicCheck: @escaping @Sendable () -> Void = {}, periodicInterval: Duration = .seconds(12 * 3600)
+        periodicCheck: @escaping @Sendable () -> Void = {}, periodicInterval: Duration = .seconds(12 * 3600),
+        statistics: ReceiverStatistics? = nil, readiness: Readiness? = nil
     ) {
+        self.statistics = statistics
+        self.readiness = readiness
         self.periodicCheck = periodicCheck
         self.periodicInterval = periodicInterval
         self.database = database
@@ -43,7 +52,26 @@ package final class Bookkeeper: Sendable {
     /// Reads the registry once, synchronously (at start, before serving).
     package func loadSnapshot(using connection: PGConnection) throws(PostgresError) {
         authorization.replace(with: try Self.readSnapshot(connection))
+        try refreshClientExpiry(connection)
         control.withLock { $0.lastRefresh = .now }
+    }
+
+    /// Sets `client_certificate_expiry_seconds` from every client's `last_cert_not_after`.
+    private func refreshClientExpiry(_ connection: PGConnection) throws(PostgresError) {
+        guard let statistics else { return }
+        let result = try connection.query(
+            """
+            SELECT client_id, floor(extract(epoch FROM last_cert_not_after))::bigint::text FROM clients \
+            WHERE last_cert_not_after IS NOT NULL
+            """)
+        var notAfter: [String: Int64] = [:]
+        for row in 0..<result.rowCount {
+            guard let id = result.string(row, 0), let seconds = result.string(row, 1).flatMap({ Int64($0) }) else {
+                continue
+            }
+            notAfter[id] = seconds
+        }
+        statistics.replaceClientCertificateExpiry(notAfter)
     }
 
     /// Starts the background thread.
@@ -86,6 +114,7 @@ package final class Bookkeeper: Sendable {
         var nextConnectAttempt = ContinuousClock.now
         var nextRefresh = ContinuousClock.now + refreshInterval
         var nextPeriodicCheck = ContinuousClock.now + periodicInterval
+        var nextHealthCheck = ContinuousClock.now
         while true {
             if ContinuousClock.now >= nextPeriodicCheck {
                 periodicCheck()
@@ -103,6 +132,7 @@ package final class Bookkeeper: Sendable {
                     logger.error(
                         "registry connection failed; keeping the last client snapshot",
                         metadata: ["error": "\(error.message)"])
+                    readiness?.databaseFailed(error.message)
                     nextConnectAttempt = .now + .seconds(1)
                 }
             }
@@ -111,8 +141,14 @@ package final class Bookkeeper: Sendable {
                     let notifications = stopping ? [] : try connection.waitForNotifications(timeout: .milliseconds(200))
                     if !notifications.isEmpty || ContinuousClock.now >= nextRefresh {
                         authorization.replace(with: try Self.readSnapshot(connection))
+                        try refreshClientExpiry(connection)
                         control.withLock { $0.lastRefresh = .now }
                         nextRefresh = .now + refreshInterval
+                    }
+                    if let readiness, ContinuousClock.now >= nextHealthCheck {
+                        try connection.query("SELECT 1")
+                        readiness.databaseAnswered()
+                        nextHealthCheck = .now + Self.healthCheckInterval
                     }
                     try store(rejections.drain(), on: connection)
                     try storeActivity(activity.drain(), on: connection)
@@ -126,6 +162,7 @@ package final class Bookkeeper: Sendable {
                 logger.error(
                     "registry session failed; keeping the last client snapshot", metadata: ["error": "\(error.message)"]
                 )
+                readiness?.databaseFailed(error.message)
                 connection?.close()
                 connection = nil
                 nextConnectAttempt = .now + .seconds(1)
@@ -157,5 +194,6 @@ package final class Bookkeeper: Sendable {
                 "UPDATE clients SET last_seen_at = now(), last_cert_not_after = to_timestamp($2::bigint) WHERE client_id = $1",
                 [.text(clientID), .text(String(notAfter))])
         }
+        if !updates.isEmpty { statistics?.updateClientCertificateExpiry(updates) }
     }
 }

@@ -37,6 +37,19 @@ final class Connection: EventHandler {
         var discardDeadline: ContinuousClock.Instant?
     }
 
+    /// The request being answered, from its head to its answer: for `request_seconds`, the
+    /// `requests_total` endpoint label and the `--log-requests` line. Never holds a body or header value.
+    struct RequestRecord {
+        var startedAt: ContinuousClock.Instant
+        var method: String
+        var path: String
+        /// The endpoint the client was authorized for; "" until then (a label from the network is
+        /// bounded only once authorization vouched for it).
+        var endpoint = ""
+        var clientID: String?
+        var bodyBytes = 0
+    }
+
     let id: UInt64
     let remote: SocketAddress
     private let socket: Socket
@@ -51,6 +64,7 @@ final class Connection: EventHandler {
     private(set) var deadline: ContinuousClock.Instant
     private(set) var deadlineKind: DeadlineKind = .handshake
     private var inFlight: InFlight?
+    private var record: RequestRecord?
     private var requestCount = 0
     private var peer: PeerCertificate?
     private var tlsVersion = ""
@@ -142,7 +156,7 @@ final class Connection: EventHandler {
         guard let tls else { return close() }
         switch tls.handshake() {
         case .complete:
-            worker.statistics.recordHandshake("ok")
+            worker.statistics.recordHandshakeAccepted()
             peer = tls.peerCertificate
             tlsVersion = tls.protocolVersion
             tlsCipher = tls.cipherName
@@ -156,7 +170,7 @@ final class Connection: EventHandler {
         case .wantWrite:
             setInterest(.writable)
         case .failed(let failure):
-            worker.statistics.recordHandshake(failure.reason.code)
+            worker.statistics.recordHandshakeRefused(reason: failure.reason.code)
             // Plain HTTP on the TLS port and other garbage are counted, not stored (SPEC).
             let presentedNothing = failure.reason == .handshakeFailed && failure.peerCertificate == nil
             if presentedNothing {
@@ -256,6 +270,7 @@ final class Connection: EventHandler {
 
     private func handleHead(_ head: HTTPRequestHead) {
         requestCount += 1
+        record = RequestRecord(startedAt: worker.loop.now, method: head.method, path: head.path)
         // SPEC order: 404 → 405 → 403 → 411/413.
         let prefix = "/webhooks/"
         guard head.path.hasPrefix(prefix) else {
@@ -290,7 +305,10 @@ final class Connection: EventHandler {
         let now = Int64(worker.wallClockSeconds)
         let clientID: String
         switch worker.authorization.snapshot.authorize(peer, endpoint: endpoint, now: now) {
-        case .success(let id): clientID = id
+        case .success(let id):
+            clientID = id
+            record?.endpoint = endpoint
+            record?.clientID = id
         case .failure(let reason):
             return refuse(reason, endpoint: endpoint, detail: Self.explain(reason, endpoint: endpoint))
         }
@@ -390,6 +408,7 @@ final class Connection: EventHandler {
             return
         }
         guard let peer else { return close() }
+        record?.bodyBytes = flight.body.count
         let delivery = worker.makeDelivery(
             flight, peer: peer, remote: remote, tlsVersion: tlsVersion, tlsCipher: tlsCipher)
         state = .awaitingCommit
@@ -421,9 +440,13 @@ final class Connection: EventHandler {
         }
         switch outcome {
         case .stored(let id):
-            send(.json(status: 200, #"{"delivery_id":"\#(id)","duplicate":false}"#), keepAlive: inFlightKeepAlive)
+            send(
+                .json(status: 200, #"{"delivery_id":"\#(id)","duplicate":false}"#), keepAlive: inFlightKeepAlive,
+                deliveryID: id)
         case .duplicate(let id):
-            send(.json(status: 200, #"{"delivery_id":"\#(id)","duplicate":true}"#), keepAlive: inFlightKeepAlive)
+            send(
+                .json(status: 200, #"{"delivery_id":"\#(id)","duplicate":true}"#), keepAlive: inFlightKeepAlive,
+                deliveryID: id)
         case .unavailable:
             send(
                 .error(
@@ -466,13 +489,38 @@ final class Connection: EventHandler {
 
     // MARK: - Writing
 
-    private func send(_ response: HTTPResponse, keepAlive requested: Bool) {
+    private func send(_ response: HTTPResponse, keepAlive requested: Bool, deliveryID: String? = nil) {
         let keepAlive =
             requested && requestCount < worker.configuration.maxRequestsPerConnection && !worker.isShuttingDown
-        worker.statistics.recordRequest(status: response.status)
+        worker.recordAnswer(status: response.status, request: record)
+        if worker.configuration.logRequests {
+            logAnswer(status: response.status, deliveryID: deliveryID)
+        }
+        record = nil
         // Decided before queueing: a flush that completes at once must already know to close.
         if !keepAlive { closeWhenFlushed = true }
         queue(response.encoded(keepAlive: keepAlive, date: worker.date))
+    }
+
+    /// `--log-requests`: one line per answer, with what identifies the request, never its body or
+    /// header values (the query string is left out too: it may carry tokens).
+    private func logAnswer(status: Int, deliveryID: String?) {
+        var metadata: Logger.Metadata = ["status": "\(status)", "peer": "\(remote)"]
+        if let record {
+            metadata["method"] = "\(record.method)"
+            metadata["path"] = "\(record.path)"
+            metadata["bytes"] = "\(record.bodyBytes)"
+            let elapsed = (worker.loop.now - record.startedAt).components
+            let microseconds = elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000
+            metadata["duration_ms"] = "\(Double(microseconds) / 1_000)"
+            if !record.endpoint.isEmpty { metadata["endpoint"] = "\(record.endpoint)" }
+            // An unusable CN (no_cn, ambiguous_cn) simply leaves the client out of the line.
+            if let client = record.clientID ?? peer.flatMap({ try? $0.identity.get() }) {
+                metadata["client"] = "\(client)"
+            }
+        }
+        if let deliveryID { metadata["delivery_id"] = "\(deliveryID)" }
+        worker.logger.info("request", metadata: metadata)
     }
 
     private func closeAfterAnswer() {

@@ -154,12 +154,13 @@ private struct WriterSession {
         do {
             return try connection.transaction { try Self.insert([plain], on: connection)[0] }
         } catch {
-            logger.error(
-                "database refused a delivery",
-                metadata: [
-                    "client": "\(delivery.clientID)",
-                    "error": "\((error as? PostgresError)?.debugDescription ?? "\(error)")",
-                ])
+            // The server's primary message and SQLSTATE only: its DETAIL/CONTEXT can quote the
+            // offending value (a piece of the body, an idempotency key), and request data is never logged.
+            var metadata: Logger.Metadata = [
+                "client": "\(delivery.clientID)", "error": "\((error as? PostgresError)?.message ?? "\(error)")",
+            ]
+            if let state = (error as? PostgresError)?.sqlState { metadata["sqlstate"] = "\(state)" }
+            logger.error("database refused a delivery", metadata: metadata)
             if let error = error as? PostgresError, error.isConnectionProblem { return .unavailable }
             return .failed
         }

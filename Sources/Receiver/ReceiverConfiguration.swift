@@ -28,6 +28,12 @@ package struct ReceiverConfiguration: Sendable {
     package var drainTimeout: Duration = .seconds(9)
     /// 404/405 answers keep the connection when the rest of the body (at most this much) drains.
     package var maxDrainBytes = 65_536
+    /// `--admin-listen`: where `/healthz`, `/readyz` and `/metrics` are served over plain HTTP; nil = off.
+    /// `serve` defaults to 127.0.0.1:9090; the value's own default is off, so nothing binds a fixed port
+    /// unless asked.
+    package var adminListen: SocketAddress?
+    /// `--log-requests`: one log line per answered request (never a body or header value).
+    package var logRequests = false
 
     package init(listen: SocketAddress, tls: TLSServerConfiguration, workers: Int) {
         self.listen = listen

@@ -19,12 +19,17 @@ package final class Server {
     private let database: DatabaseHandle
     private let logger: Logger
     package let statistics = ReceiverStatistics()
+    /// What `/readyz` answers.
+    package let readiness = Readiness()
+    private var admin: AdminListener?
     private var shared: WorkerShared?
     private var bookkeeper: Bookkeeper?
     private var controls: [WorkerControl] = []
     private var threads: [ThreadHandle] = []
     /// The address actually bound (port 0 resolved).
     package private(set) var boundAddress: SocketAddress
+    /// The admin listener's bound address (port 0 resolved); nil when `--admin-listen off`.
+    package var adminAddress: SocketAddress? { admin?.address }
 
     package init(configuration: ReceiverConfiguration, database: DatabaseHandle, logger: Logger) {
         self.configuration = configuration
@@ -52,6 +57,8 @@ package final class Server {
         }
         for warning in context.warnings { logger.warning("\(warning)") }
         ExpiryReport.log(context, logger: logger)
+        statistics.updateCertificateExpiry(context)
+        readiness.markTLSLoaded()
         let connection = try waitForDatabase(databaseWait)
         defer { connection.close() }
         try checkMigrations(connection, migrator: migrator)
@@ -64,12 +71,14 @@ package final class Server {
         let logger = self.logger
         let bookkeeper = Bookkeeper(
             database: database, authorization: authorization, rejections: rejections, activity: activity,
-            logger: logger, periodicCheck: { ExpiryReport.log(holder.context, logger: logger) })
+            logger: logger, periodicCheck: { ExpiryReport.log(holder.context, logger: logger) },
+            statistics: statistics, readiness: readiness)
         do {
             try bookkeeper.loadSnapshot(using: connection)
         } catch {
             throw ServerStartError("cannot read the clients table: \(error.message)")
         }
+        readiness.databaseAnswered()
         let writer: DeliveryWriter
         do {
             writer = try DeliveryWriter(
@@ -78,6 +87,8 @@ package final class Server {
         } catch {
             throw ServerStartError("cannot create the delivery writer: \(error)")
         }
+        // The admin socket first: if a listener cannot bind, the unstarted admin listener closes its own.
+        let admin = try bindAdminListener()
         let listeners = try bindListeners()
         let shared = WorkerShared(
             configuration: configuration, tlsContext: holder, authorization: authorization,
@@ -88,6 +99,8 @@ package final class Server {
         do {
             try writer.start()
             try bookkeeper.start()
+            try admin?.start()
+            self.admin = admin
             for (index, descriptor) in listeners.enumerated() {
                 let control = WorkerControl(waker: try EventLoopWaker())
                 controls.append(control)
@@ -108,7 +121,8 @@ package final class Server {
         logger.info(
             "webhookd listening",
             metadata: [
-                "listen": "\(boundAddress)", "workers": "\(configuration.workers)",
+                "listen": "\(boundAddress)", "admin": "\(admin.map { "\($0.address)" } ?? "off")",
+                "workers": "\(configuration.workers)", "log_requests": "\(configuration.logRequests)",
                 "server_certificate": "\(context.serverCertificate.subject)",
                 "client_cas": "\(context.caCertificates.count)", "crls": "\(context.crls.count)",
                 "database": "\(database.displayName)",
@@ -173,6 +187,16 @@ package final class Server {
         return descriptors
     }
 
+    /// `--admin-listen`: bound at start, so a taken port or a bad address stops the start (exit 64).
+    private func bindAdminListener() throws(ServerStartError) -> AdminListener? {
+        guard let address = configuration.adminListen else { return nil }
+        do {
+            return try AdminListener(address: address, statistics: statistics, readiness: readiness, logger: logger)
+        } catch {
+            throw ServerStartError("--admin-listen \(address): cannot listen: \(error.reason)")
+        }
+    }
+
     // MARK: - Signals
 
     /// SIGHUP: builds a new TLS context from the same files; on success new connections use it, open
@@ -186,6 +210,7 @@ package final class Server {
             for warning in context.warnings { logger.warning("\(warning)") }
             ExpiryReport.log(context, logger: logger)
             shared.tlsContext.replace(context)
+            statistics.updateCertificateExpiry(context)
             logger.notice(
                 "configuration reloaded",
                 metadata: ["client_cas": "\(context.caCertificates.count)", "crls": "\(context.crls.count)"])
@@ -200,6 +225,7 @@ package final class Server {
     /// included) for up to `drainTimeout`, answer the rest 503, then stop every thread.
     package func shutdown() {
         logger.notice("shutting down", metadata: ["drain_timeout": "\(configuration.drainTimeout)"])
+        readiness.markStopping()
         controls.forEach { $0.send(.drain) }
         let deadline = ContinuousClock.now + configuration.drainTimeout
         while ContinuousClock.now < deadline && controls.contains(where: { $0.connectionCount > 0 }) {
@@ -217,6 +243,7 @@ package final class Server {
         threads.forEach { $0.join() }
         shared?.writer.stop()
         bookkeeper?.stop()
+        admin?.stop()
         logger.notice("stopped", metadata: ["statistics": "\(statistics.snapshot)"])
     }
 

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Glibc
 import HTTP1
 package import Logging
@@ -75,6 +76,9 @@ final class Worker: EventHandler {
     /// One read buffer per loop, reused by every connection (reads are parsed at once).
     var readBuffer = [UInt8](repeating: 0, count: 65_536)
     private var cachedDate = HTTPDate(secondsSince1970: 0)
+    /// `requests_total` series this loop already resolved, so a request costs one dictionary lookup and
+    /// an atomic increment, never the registry's lock.
+    private var requestCounters: [RequestKey: CoreMetrics.Counter] = [:]
 
     var statistics: ReceiverStatistics { shared.statistics }
     var rejections: RejectionRecorder { shared.rejections }
@@ -225,6 +229,22 @@ final class Worker: EventHandler {
     }
 
     var wallClockSeconds: Int64 { Int64(time(nil)) }
+
+    // MARK: - Metrics
+
+    /// Counts one answer in `requests_total{status,endpoint}` and, when a head was parsed, its latency
+    /// (head to answer) in `request_seconds`.
+    func recordAnswer(status: Int, request: Connection.RequestRecord?) {
+        let key = RequestKey(status: status, endpoint: request?.endpoint ?? "")
+        let counter: CoreMetrics.Counter
+        if let cached = requestCounters[key] {
+            counter = cached
+        } else {
+            counter = statistics.requestCounter(key)
+            requestCounters[key] = counter
+        }
+        statistics.recordRequest(counter: counter, duration: request.map { loop.now - $0.startedAt })
+    }
 
     // MARK: - Deliveries
 

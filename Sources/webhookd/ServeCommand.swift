@@ -45,6 +45,7 @@ enum ReceiverRunner {
         let handle = try database.open()
         defer { handle.release() }
         let server = Server(configuration: configuration, database: handle, logger: Logger(label: "webhookd"))
+        MetricsSetup.bootstrap(server.statistics)
         do {
             try server.start(migrator: migrator, databaseWait: databaseWait)
         } catch {

@@ -32,6 +32,10 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Event-loop threads (env WEBHOOKD_WORKERS) [number of cores]") var workers: Int?
     @Option(name: .customLong("log-format"), help: "text or json (env WEBHOOKD_LOG_FORMAT) [text]") var logFormat:
         String?
+    @Flag(
+        name: .customLong("log-requests"),
+        help: "Log one line per answered request, never its body (env WEBHOOKD_LOG_REQUESTS=true) [off]")
+    var logRequests = false
     @Option(name: .customLong("handshake-timeout"), help: "Seconds for the TLS handshake [10]") var handshakeTimeout:
         Int?
     @Option(name: .customLong("header-timeout"), help: "Seconds for a whole request head [10]") var headerTimeout: Int?
@@ -92,7 +96,32 @@ struct ServeOptions: ParsableArguments {
         configuration.bodyTimeout = .seconds(try positive(bodyTimeout, "body-timeout", 30))
         configuration.idleTimeout = .seconds(try positive(idleTimeout, "idle-timeout", 60))
         configuration.rejectionsPerSecond = try positive(rejectionsPerSecond, "rejections-per-second", 100)
+        configuration.adminListen = try resolvedAdminListen()
+        configuration.logRequests = try resolvedLogRequests()
         return configuration
+    }
+
+    /// `--admin-listen HOST:PORT|off` [127.0.0.1:9090]; nil when off.
+    private func resolvedAdminListen() throws -> SocketAddress? {
+        let text = Environment.value(adminListen, flag: "admin-listen") ?? "127.0.0.1:9090"
+        guard text != "off" else { return nil }
+        do {
+            return try SocketAddress(parsing: text)
+        } catch {
+            throw CommandFailure.usage("--admin-listen \(error) (or 'off')")
+        }
+    }
+
+    /// `--log-requests`, else `WEBHOOKD_LOG_REQUESTS` (true/false/1/0).
+    private func resolvedLogRequests() throws -> Bool {
+        if logRequests { return true }
+        let name = Environment.variableName(forFlag: "log-requests")
+        guard let text = ProcessInfo.processInfo.environment[name], !text.isEmpty else { return false }
+        switch text.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw CommandFailure.usage("\(name)=\(text) is not true or false")
+        }
     }
 
     /// `--database-wait` as a duration.

@@ -13,25 +13,28 @@ final class ReceiverHarness {
     let pki = TestPKI.shared
     let process: WebhookdProcess
     let port: UInt16
+    /// The admin listener's port, when `adminListen` was not "off" (read from the listening line).
+    let adminPort: UInt16?
 
     /// OpenSSL writes with plain write(2): a server that closes first must not kill the test process.
     private static let ignoringSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
 
     /// Registers `clients` (id → endpoints) and starts the server on `database` (a fresh one when nil).
+    /// - Parameter adminListen: `--admin-listen`; "off" by default, "127.0.0.1:0" for an admin port.
     convenience init(
         clients: [String: [String]] = ["acme": ["orders"]], crls: [String] = [], extraArguments: [String] = [],
-        database: TestDatabase? = nil, clientCA: String? = nil
+        database: TestDatabase? = nil, clientCA: String? = nil, adminListen: String = "off"
     ) throws {
         let database = try database ?? TestDatabase.create()
         try self.init(
             clients: clients, crls: crls, extraArguments: extraArguments, databaseURL: database.url,
-            databaseParameters: database.parameters, clientCA: clientCA)
+            databaseParameters: database.parameters, clientCA: clientCA, adminListen: adminListen)
     }
 
     /// Registers `clients` and starts the server on the database at `databaseURL` (already migrated).
     init(
         clients: [String: [String]], crls: [String] = [], extraArguments: [String] = [], databaseURL: String,
-        databaseParameters: [String: String], clientCA: String? = nil
+        databaseParameters: [String: String], clientCA: String? = nil, adminListen: String = "off"
     ) throws {
         _ = Self.ignoringSIGPIPE
         self.databaseParameters = databaseParameters
@@ -44,7 +47,7 @@ final class ReceiverHarness {
         var arguments = [
             "serve", "--listen", "127.0.0.1:0", "--cert", pki.serverCertificate, "--key", pki.serverKey,
             "--client-ca", clientCA ?? pki.clientCABundle, "--database-url", databaseURL, "--sql-dir",
-            TestDatabase.sqlDirectory, "--workers", "2", "--admin-listen", "off",
+            TestDatabase.sqlDirectory, "--workers", "2", "--admin-listen", adminListen,
         ]
         for crl in crls { arguments += ["--crl", crl] }
         process = try WebhookdProcess(arguments + extraArguments)
@@ -55,6 +58,11 @@ final class ReceiverHarness {
             throw HarnessFailure("no port in: \(line)")
         }
         self.port = port
+        if let range = line.range(of: "admin=127.0.0.1:") {
+            adminPort = UInt16(line[range.upperBound...].prefix { $0.isNumber })
+        } else {
+            adminPort = nil
+        }
     }
 
     struct HarnessFailure: Error, CustomStringConvertible {

@@ -1,0 +1,117 @@
+import HTTP1
+
+/// One plain-HTTP connection to the admin listener: requests are parsed with `HTTPRequestParser` and
+/// answered by `AdminRoutes` in order (keep-alive and pipelining work; bodies are read and ignored).
+///
+/// > Warning: thread-confined to the admin loop's thread; the acceptor owns it.
+final class AdminConnection: EventHandler {
+    private let socket: Socket
+    private unowned let acceptor: AdminAcceptor
+    private var parser = HTTPRequestParser()
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+    private var closeWhenFlushed = false
+    private var interest: EpollEvents = .readable
+    private var isClosed = false
+    /// When the connection is closed unless a request completes first.
+    private(set) var deadline: ContinuousClock.Instant
+
+    /// Wraps an accepted socket; the acceptor registers it with the loop.
+    init(socket: Socket, acceptor: AdminAcceptor) {
+        self.socket = socket
+        self.acceptor = acceptor
+        self.deadline = acceptor.loop.now + AdminAcceptor.idleTimeout
+    }
+
+    /// Writes what is pending, reads and answers what arrived.
+    func handle(_ events: EpollEvents) {
+        if events.contains(.writable) { flush() }
+        if !isClosed && !closeWhenFlushed && (events.contains(.readable) || events.contains(.hangup)) { read() }
+        if !isClosed && events.contains(.error) { close() }
+    }
+
+    private func read() {
+        var scratch = [UInt8](repeating: 0, count: 16_384)
+        while !isClosed && !closeWhenFlushed {
+            let count: Int?
+            do {
+                count = try scratch.withUnsafeMutableBytes { buffer throws(SystemError) in
+                    try socket.read(into: buffer)
+                }
+            } catch {
+                return close()
+            }
+            guard let count else { return }  // would block: wait for more
+            guard count > 0 else { return close() }  // the client closed
+            parser.append(scratch[0..<count])
+            process()
+        }
+    }
+
+    private func process() {
+        while !closeWhenFlushed {
+            let event: HTTPParserEvent?
+            do {
+                event = try parser.next()
+            } catch {
+                return send(
+                    .error(status: error.status, code: error.code.name, message: error.message), keepAlive: false)
+            }
+            guard let event else { return }
+            guard case .head(let head) = event else { continue }  // bodies are not used by any admin route
+            let response = AdminRoutes.response(
+                method: head.method, path: head.path,
+                readiness: { acceptor.readiness.status() },
+                metrics: { acceptor.statistics.render(now: acceptor.wallClockSeconds) })
+            deadline = acceptor.loop.now + AdminAcceptor.idleTimeout
+            send(response, keepAlive: head.keepAlive)
+        }
+    }
+
+    private func send(_ response: HTTPResponse, keepAlive: Bool) {
+        output.append(
+            contentsOf: response.encoded(
+                keepAlive: keepAlive, date: HTTPDate(secondsSince1970: acceptor.wallClockSeconds)))
+        if !keepAlive { closeWhenFlushed = true }
+        flush()
+    }
+
+    private func flush() {
+        while outputOffset < output.count {
+            let written: Int?
+            do {
+                written = try output.withUnsafeBytes { buffer throws(SystemError) in
+                    try socket.write(UnsafeRawBufferPointer(rebasing: buffer[outputOffset...]))
+                }
+            } catch {
+                return close()
+            }
+            guard let written else { return setInterest([.readable, .writable]) }
+            outputOffset += written
+        }
+        output.removeAll(keepingCapacity: true)
+        outputOffset = 0
+        if closeWhenFlushed { return close() }
+        setInterest(.readable)
+    }
+
+    private func setInterest(_ wanted: EpollEvents) {
+        guard !isClosed, wanted != interest else { return }
+        interest = wanted
+        do {
+            try acceptor.loop.modify(socket.fileDescriptor, interest: wanted)
+        } catch {
+            close()
+        }
+    }
+
+    /// Unregisters and closes the socket; idempotent.
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        let descriptor = socket.fileDescriptor
+        acceptor.loop.unregister(descriptor)
+        socket.close()
+        acceptor.connectionClosed(descriptor)
+    }
+}
