@@ -50,12 +50,18 @@ struct DevCommand: ParsableCommand {
                     clientCAPath: pki.caCertificate),
                 workers: ProcessInfo.processInfo.activeProcessorCount)
             configuration.drainTimeout = .seconds(9)
+            // Health and metrics on 127.0.0.1:9090 like serve's default, unless something else holds it.
+            let admin = SocketAddress(host: "127.0.0.1", port: 9090)
+            configuration.adminListen = PortProbe.unavailableReason(admin) == nil ? admin : nil
             try ReceiverRunner.run(
                 configuration: configuration, database: database, migrator: migrator, logFormat: .text,
                 databaseWait: .seconds(30)
             ) { server, handle in
                 let url = "https://localhost:\(server.boundAddress.port)/webhooks/demo"
                 let psql = handle.lease?.psqlCommand ?? "psql \"$DATABASE_URL\""
+                let metrics =
+                    server.configuration.adminListen.map { "curl http://\($0)/metrics   (health: /healthz, /readyz)" }
+                    ?? "(the admin listener is off: 127.0.0.1:9090 is in use)"
                 print(
                     """
 
@@ -65,6 +71,9 @@ struct DevCommand: ParsableCommand {
                       curl --cacert \(pki.caCertificate) --cert \(pki.clientCertificate) --key \(pki.clientKey) \\
                         -H 'Content-Type: application/json' -H 'webhook-id: msg_1' \\
                         -d '{"type":"invoice.paid","amount":4200}' \(url)
+
+                    Health and metrics:
+                      \(metrics)
 
                     See what arrived:
                       \(psql) -c "SELECT id, received_at, client_id, endpoint, body_json FROM deliveries ORDER BY received_at DESC LIMIT 5"
