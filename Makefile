@@ -6,13 +6,18 @@ APT_PACKAGES := libssl-dev libpq-dev pkg-config postgresql openssl curl
 # Tools the benchmark needs on top of the build dependencies.
 BENCH_PACKAGES := nginx apache2-utils
 
-.PHONY: all build deps test lint run bench clean release
+.PHONY: all build deps deps-compose test lint run bench clean release
 
 all: build
 
 ## deps: install the C libraries and a PostgreSQL server with apt when they are missing (quiet when present)
 deps:
 	@bash scripts/deps.sh $(APT_PACKAGES)
+
+## deps-compose: optional; Debian's docker-compose, so the test suite validates docker-compose.yml with
+## `docker-compose config` (there is no Docker engine here: nothing is built or started)
+deps-compose:
+	@bash scripts/deps.sh docker-compose
 
 build: deps
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
