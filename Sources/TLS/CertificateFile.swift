@@ -25,39 +25,11 @@ enum CertificateFile {
     private static func loadPKCS12(_ bytes: [UInt8], path: String, passphrase: [UInt8]?) throws(TLSError)
         -> [Certificate]
     {
-        let bio = try MemoryBIO(bytes: bytes)
-        ERR_clear_error()
-        guard let p12 = d2i_PKCS12_bio(bio.raw, nil) else {
+        guard let contents = try PKCS12Contents.parse(bytes, passphrase: passphrase) else {
             throw TLSError.drained(.input, "\(path) holds no certificate (not PEM, DER or PKCS#12)")
         }
-        defer { PKCS12_free(p12) }
-        var pkey: OpaquePointer? = nil
-        var x509: OpaquePointer? = nil
-        var extra: OpaquePointer? = nil
-        var secret = passphrase.map { $0 + [0] }
-        defer { secret?.wipe() }
-        let parsed: Int32
-        if secret != nil {
-            parsed =
-                secret?.withUnsafeMutableBytes { buffer in
-                    PKCS12_parse(p12, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), &pkey, &x509, &extra)
-                } ?? 0
-        } else {
-            // With NULL, PKCS12_parse tries both no passphrase and the empty one (PKCS12_verify_mac).
-            parsed = PKCS12_parse(p12, nil, &pkey, &x509, &extra)
-        }
-        // Take ownership of whatever was returned before deciding anything.
-        if let pkey { EVP_PKEY_free(pkey) }
-        var result: [Certificate] = x509.map { [Certificate(takingOwnership: $0)] } ?? []
-        if let extra {
-            for index in 0..<COpenSSL_sk_X509_num(extra) {
-                if let certificate = COpenSSL_sk_X509_value(extra, index) {
-                    result.append(Certificate(borrowing: certificate))
-                }
-            }
-            COpenSSL_sk_X509_pop_free(extra, X509_free)
-        }
-        guard parsed == 1 else {
+        let result = (contents.leaf.map { [$0] } ?? []) + contents.extras
+        guard contents.parsed else {
             throw TLSError.drained(.input, "\(path): wrong passphrase or corrupt PKCS#12 file")
         }
         guard !result.isEmpty else {

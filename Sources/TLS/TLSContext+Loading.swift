@@ -133,40 +133,11 @@ extension TLSContext {
         -> (Certificate, [Certificate], PrivateKey)
     {
         let what = "\(Flag.pkcs12) \(path)"
-        let bio = try MemoryBIO(bytes: try FileIO.read(path, what: what))
-        ERR_clear_error()
-        guard let p12 = d2i_PKCS12_bio(bio.raw, nil) else {
+        guard let contents = try PKCS12Contents.parse(try FileIO.read(path, what: what), passphrase: passphrase) else {
             throw TLSError.drained(.configuration, "\(what) is not a PKCS#12 file")
         }
-        defer { PKCS12_free(p12) }
-        var pkey: OpaquePointer? = nil
-        var x509: OpaquePointer? = nil
-        var extra: OpaquePointer? = nil
-        var secret = passphrase.map { $0 + [0] }
-        defer { secret?.wipe() }
-        // PKCS12_parse tries both NULL and "" when given no passphrase.
-        let parsed: Int32
-        if secret != nil {
-            parsed =
-                secret?.withUnsafeMutableBytes { buffer in
-                    PKCS12_parse(p12, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), &pkey, &x509, &extra)
-                } ?? 0
-        } else {
-            parsed = PKCS12_parse(p12, nil, &pkey, &x509, &extra)
-        }
-        // Take ownership of whatever was returned before deciding anything.
-        let key = pkey.map { PrivateKey(takingOwnership: $0) }
-        let leaf = x509.map { Certificate(takingOwnership: $0) }
-        var chain: [Certificate] = []
-        if let extra {
-            for index in 0..<COpenSSL_sk_X509_num(extra) {
-                if let certificate = COpenSSL_sk_X509_value(extra, index) {
-                    chain.append(Certificate(borrowing: certificate))
-                }
-            }
-            COpenSSL_sk_X509_pop_free(extra, X509_free)
-        }
-        guard parsed == 1 else {
+        let (leaf, chain, key) = (contents.leaf, contents.extras, contents.key)
+        guard contents.parsed else {
             let message =
                 passphraseWhat.map { "\(what) cannot be decrypted with \($0) (wrong passphrase?)" }
                 ?? "\(what) is encrypted and no \(Flag.passphrase) was given"
