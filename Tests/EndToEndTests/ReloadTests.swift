@@ -81,6 +81,18 @@ struct ReloadTests {
         #expect(try harness.post("/webhooks/orders", body: [2]).status == 200)
     }
 
+    @Test func reloadWithAKeyThatDoesNotMatchTheCertificateKeepsThePreviousConfiguration() throws {
+        let pki = TestPKI.shared
+        let key = try Self.copy(pki.serverKey, name: "server.key")
+        let harness = try ReceiverHarness(extraArguments: ["--key", key])
+        // Another valid key: the pair no longer matches.
+        try PrivateKey(generating: .ecdsaP256).pem().write(toFile: key, atomically: true, encoding: .utf8)
+        harness.process.signal(SIGHUP)
+        let line = try harness.waitForLog("reload failed")
+        #expect(line.contains("does not match"), "\(line)")
+        #expect(try harness.post("/webhooks/orders", body: [1]).status == 200)
+    }
+
     @Test func staleCRLAtStartIsLoadedLoudlyAndRefusesItsClientsWithCRLStale() throws {
         let pki = TestPKI.shared
         let harness = try ReceiverHarness(crls: [pki.rootCRLStale])
