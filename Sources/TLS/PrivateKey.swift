@@ -76,7 +76,7 @@ package final class PrivateKey {
         throw TLSError.drained(.key, message)
     }
 
-    /// The unencrypted PKCS#8 PEM encoding (`-----BEGIN PRIVATE KEY-----`). A secret.
+    /// The unencrypted PKCS#8 PEM encoding (a `BEGIN PRIVATE KEY` block). A secret.
     package func pem() -> String {
         ERR_clear_error()
         guard let bio = try? MemoryBIO(), PEM_write_bio_PrivateKey(bio.raw, raw, nil, nil, 0, nil, nil) == 1 else {
