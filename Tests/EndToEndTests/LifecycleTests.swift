@@ -304,7 +304,19 @@ struct LifecycleTests {
         #expect(warmedUp, "\(harness.process.errorOutput)")
         _ = try harness.attempt(nil, delivery)
         #expect(try ReceiverHarness.eventually { try !harness.rejections().isEmpty })
-        let baseline = try census.take()
+        // The refused warm-up connection lingers up to ~1.25 s (so its client can read the alert): take the
+        // baseline only once the count has held still for longer than that.
+        var baseline = try census.take()
+        var stableSince = ContinuousClock.now
+        let steady = try ReceiverHarness.eventually(timeout: .seconds(15)) {
+            let sample = try census.take()
+            if sample != baseline {
+                baseline = sample
+                stableSince = .now
+            }
+            return ContinuousClock.now - stableSince >= .milliseconds(1_500)
+        }
+        #expect(steady)
         let expected = baseline.total - baseline.accepted
 
         for _ in 0..<20 {
