@@ -95,51 +95,43 @@ private struct JSONScanner {
     }
 
     mutating func object(depth: Int) -> Bool {
-        index += 1
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return true
-        }
-        while true {
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), string() else { return false }
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
-            index += 1
-            skipWhitespace()
-            guard value(depth: depth) else { return false }
-            skipWhitespace()
-            guard index < bytes.count else { return false }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
+        container(closing: UInt8(ascii: "}")) { scanner in
+            guard scanner.index < scanner.bytes.count, scanner.bytes[scanner.index] == UInt8(ascii: "\""),
+                scanner.string()
+            else { return false }
+            scanner.skipWhitespace()
+            guard scanner.index < scanner.bytes.count, scanner.bytes[scanner.index] == UInt8(ascii: ":") else {
+                return false
             }
-            if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return true
-            }
-            return false
+            scanner.index += 1
+            scanner.skipWhitespace()
+            return scanner.value(depth: depth)
         }
     }
 
     mutating func array(depth: Int) -> Bool {
+        container(closing: UInt8(ascii: "]")) { $0.value(depth: depth) }
+    }
+
+    /// The part objects and arrays share: after the opening bracket, zero or more `element`s separated by
+    /// commas, then `closing`.
+    mutating func container(closing: UInt8, element: (inout JSONScanner) -> Bool) -> Bool {
         index += 1
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+        if index < bytes.count, bytes[index] == closing {
             index += 1
             return true
         }
         while true {
             skipWhitespace()
-            guard value(depth: depth) else { return false }
+            guard element(&self) else { return false }
             skipWhitespace()
             guard index < bytes.count else { return false }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
                 continue
             }
-            if bytes[index] == UInt8(ascii: "]") {
+            if bytes[index] == closing {
                 index += 1
                 return true
             }

@@ -280,8 +280,10 @@ final class Worker: EventHandler {
 
     /// SPEC: the first of `webhook-id`, `X-GitHub-Delivery`, `Idempotency-Key` that is present and
     /// non-empty.
+    private static let idempotencyHeaders = ["webhook-id", "X-GitHub-Delivery", "Idempotency-Key"]
+
     static func idempotencyKey(_ head: HTTPRequestHead) -> String? {
-        for name in ["webhook-id", "X-GitHub-Delivery", "Idempotency-Key"] {
+        for name in idempotencyHeaders {
             if let value = head.firstValue(of: name), !value.isEmpty { return value }
         }
         return nil

@@ -98,13 +98,7 @@ struct DeliveriesCommand: ParsableCommand {
                 try DeliveriesCommand.withQueries(database) { queries in
                     // Signals become data once the database is open (the embedded cluster, if started, runs
                     // with its own mask), so Ctrl-C ends the loop and withConnection releases the cluster.
-                    SignalWaiter.blockTerminationAndReloadSignals()
-                    let signals: SignalWaiter
-                    do {
-                        signals = try SignalWaiter()
-                    } catch {
-                        throw CommandFailure.failure("cannot watch for signals: \(error)")
-                    }
+                    let signals = try terminationSignals()
                     try queries.startFollowing()
                     // stderr, so that stdout carries only delivery lines (for pipes).
                     FileHandle.standardError.write(Data("listening for new deliveries (Ctrl-C to stop)\n".utf8))

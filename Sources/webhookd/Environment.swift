@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Receiver
 
 /// SPEC: every flag that takes a value also reads `WEBHOOKD_<FLAG>`; the database URL reads
 /// `DATABASE_URL`. A flag given on the command line wins over its variable.
@@ -67,5 +68,16 @@ func reportingFailures<T>(_ body: () throws -> T) -> T {
         failure.exit()
     } catch {
         CommandFailure.failure(String(describing: error)).exit()
+    }
+}
+
+/// Blocks SIGTERM/SIGINT/SIGHUP for every thread started from here on and returns the waiter that
+/// receives them (STYLE.md §32). Call it before starting threads that must not take the signals.
+func terminationSignals() throws -> SignalWaiter {
+    SignalWaiter.blockTerminationAndReloadSignals()
+    do {
+        return try SignalWaiter()
+    } catch {
+        throw CommandFailure.failure("cannot wait for signals: \(error)")
     }
 }

@@ -35,13 +35,7 @@ enum ReceiverRunner {
         // STYLE.md §32: once, before any thread starts, so every thread inherits the mask.
         ignoreSIGPIPE()
         ProcessLimits.raiseOpenFileLimit()
-        SignalWaiter.blockTerminationAndReloadSignals()
-        let signals: SignalWaiter
-        do {
-            signals = try SignalWaiter()
-        } catch {
-            throw CommandFailure.failure("cannot wait for signals: \(error)")
-        }
+        let signals = try terminationSignals()
         let handle = try database.open()
         defer { handle.release() }
         let server = Server(configuration: configuration, database: handle, logger: Logger(label: "webhookd"))
