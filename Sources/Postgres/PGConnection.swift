@@ -108,12 +108,6 @@ package final class PGConnection {
     /// True while the session is open and healthy.
     package var isConnected: Bool { !finished && PQstatus(raw) == CONNECTION_OK }
 
-    /// The server's version number (`150018` for 15.18).
-    package var serverVersion: Int { Int(PQserverVersion(raw)) }
-
-    /// The socket of this session, for callers that wait on it with poll/epoll.
-    package var socketDescriptor: Int32 { PQsocket(raw) }
-
     /// The server process serving this session.
     package var backendPID: Int32 { PQbackendPID(raw) }
 

@@ -27,22 +27,6 @@ package final class PGResult {
         return Int(String(cString: text)) ?? 0
     }
 
-    /// The column's name.
-    package func columnName(_ column: Int) -> String {
-        guard let name = PQfname(raw, Int32(column)) else { return "" }
-        return String(cString: name)
-    }
-
-    /// The index of the named column.
-    /// - Throws: `PostgresError.unexpectedResult` when the result has no such column.
-    package func columnIndex(_ name: String) throws(PostgresError) -> Int {
-        let index = name.withCString { PQfnumber(raw, $0) }
-        guard index >= 0 else {
-            throw PostgresError(.unexpectedResult, "the result has no column named \(name)")
-        }
-        return Int(index)
-    }
-
     /// True when the value is SQL NULL.
     package func isNull(_ row: Int, _ column: Int) -> Bool {
         PQgetisnull(raw, Int32(row), Int32(column)) == 1

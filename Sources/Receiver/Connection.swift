@@ -18,7 +18,7 @@ final class Connection: EventHandler {
 
     /// What the deadline currently guards.
     enum DeadlineKind {
-        case handshake, header, idle, body, write, linger, none
+        case handshake, header, idle, body, write, linger
         /// 404/405 answered: the rest of the body may drain until this (≤ 1 s), then the connection closes.
         case discard
         /// A delivery waits for its commit; past this the client gets 503 (a late commit is still no 2xx).
@@ -123,7 +123,7 @@ final class Connection: EventHandler {
         case .handshake:
             worker.statistics.recordHandshakeTimeout()
             close()
-        case .idle, .linger, .write, .none:
+        case .idle, .linger, .write:
             close()
         case .discard:
             // The early answer is out; a body that did not drain in time ends the connection, no second answer.

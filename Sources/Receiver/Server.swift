@@ -28,8 +28,6 @@ package final class Server {
     private var threads: [ThreadHandle] = []
     /// The address actually bound (port 0 resolved).
     package private(set) var boundAddress: SocketAddress
-    /// The admin listener's bound address (port 0 resolved); nil when `--admin-listen off`.
-    package var adminAddress: SocketAddress? { admin?.address }
 
     package init(configuration: ReceiverConfiguration, database: DatabaseHandle, logger: Logger) {
         self.configuration = configuration
