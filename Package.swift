@@ -31,13 +31,16 @@ let package = Package(
         .systemLibrary(name: "CLinux"),
 
         // Our modules, in dependency order (ARCHITECTURE.md).
-        .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: strict),
-        .target(name: "HTTP1", swiftSettings: strict),
+        .target(name: "Bytes", swiftSettings: strict),
+        .target(name: "Posix", dependencies: ["CLinux"], swiftSettings: strict),
+        .target(name: "TLS", dependencies: ["COpenSSL", "Bytes"], swiftSettings: strict),
+        .target(name: "HTTP1", dependencies: ["Bytes"], swiftSettings: strict),
         .target(name: "Postgres", dependencies: ["CLibPQ", logging], swiftSettings: strict),
+        .target(name: "Admin", dependencies: ["Posix", "HTTP1", logging], swiftSettings: strict),
         .target(
             name: "Receiver",
             dependencies: [
-                "TLS", "HTTP1", "Postgres", "CLinux", logging,
+                "Bytes", "Posix", "TLS", "HTTP1", "Postgres", "Admin", "CLinux", logging,
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -46,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "webhookd",
             dependencies: [
-                "Receiver", "TLS", "Postgres", logging,
+                "Receiver", "Posix", "TLS", "Postgres", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -55,10 +58,13 @@ let package = Package(
         // Test support: per-run PKI, the PostgreSQL fixture, TLS clients, subprocess helpers.
         .target(
             name: "TestSupport",
-            dependencies: ["TLS", "Postgres", "Receiver", logging],
+            dependencies: ["Posix", "TLS", "Postgres", "Receiver", logging],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
+        .testTarget(name: "BytesTests", dependencies: ["Bytes"], swiftSettings: strict),
+        .testTarget(name: "PosixTests", dependencies: ["Posix"], swiftSettings: strict),
+        .testTarget(name: "AdminTests", dependencies: ["Admin", "HTTP1"], swiftSettings: strict),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strict),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),

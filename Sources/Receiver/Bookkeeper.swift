@@ -1,5 +1,7 @@
+package import Admin
 import Glibc
 package import Logging
+package import Posix
 package import Postgres
 import Synchronization
 import TLS

@@ -1,5 +1,6 @@
 import HTTP1
 import Logging
+import Posix
 import TLS
 
 /// One accepted TCP connection: TLS handshake, then HTTP/1.1 requests, each authorized and handed to

@@ -1,3 +1,6 @@
+import Bytes
+package import Posix
+
 /// One accepted webhook on its way to the `deliveries` table: every SPEC column, computed on the
 /// connection's loop before the hand-off so the writer only binds values.
 package struct Delivery: Sendable {
@@ -58,16 +61,15 @@ package enum UUIDv4 {
         var low = generator.next() as UInt64
         high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000
         low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
-        let hex = Array("0123456789abcdef".utf8)
         var output: [UInt8] = []
         output.reserveCapacity(36)
         for (index, shift) in stride(from: 60, through: 0, by: -4).enumerated() {
             if index == 8 || index == 12 { output.append(UInt8(ascii: "-")) }
-            output.append(hex[Int((high >> UInt64(shift)) & 0xF)])
+            output.append(Hex.digit(UInt8(truncatingIfNeeded: high >> UInt64(shift))))
         }
         for (index, shift) in stride(from: 60, through: 0, by: -4).enumerated() {
             if index == 0 || index == 4 { output.append(UInt8(ascii: "-")) }
-            output.append(hex[Int((low >> UInt64(shift)) & 0xF)])
+            output.append(Hex.digit(UInt8(truncatingIfNeeded: low >> UInt64(shift))))
         }
         return String(decoding: output, as: UTF8.self)
     }

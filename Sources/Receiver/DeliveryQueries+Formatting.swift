@@ -1,3 +1,6 @@
+import Bytes
+import HTTP1
+
 // How `webhookd deliveries list`, `show` and `tail` print what `DeliveryQueries` read.
 
 extension DeliverySummary {
@@ -30,18 +33,18 @@ extension DeliverySummary {
     /// so numbers keep every digit.
     package var json: String {
         var members: [(String, String)] = [
-            ("id", JSONText.quoted(id)), ("received_at", JSONText.quoted(receivedAt)),
-            ("client_id", JSONText.quoted(clientID)), ("endpoint", JSONText.quoted(endpoint)),
-            ("method", JSONText.quoted(method)), ("path", JSONText.quoted(path)),
+            ("id", JSONString.quoted(id)), ("received_at", JSONString.quoted(receivedAt)),
+            ("client_id", JSONString.quoted(clientID)), ("endpoint", JSONString.quoted(endpoint)),
+            ("method", JSONString.quoted(method)), ("path", JSONString.quoted(path)),
         ]
-        members.append(("query", query.map(JSONText.quoted) ?? "null"))
-        members.append(("content_type", contentType.map(JSONText.quoted) ?? "null"))
+        members.append(("query", query.map(JSONString.quoted) ?? "null"))
+        members.append(("content_type", contentType.map(JSONString.quoted) ?? "null"))
         members.append(("body_bytes", String(bodyBytes)))
-        members.append(("body_sha256", JSONText.quoted(bodySHA256)))
-        members.append(("idempotency_key", idempotencyKey.map(JSONText.quoted) ?? "null"))
-        members.append(("processing_state", JSONText.quoted(processingState)))
+        members.append(("body_sha256", JSONString.quoted(bodySHA256)))
+        members.append(("idempotency_key", idempotencyKey.map(JSONString.quoted) ?? "null"))
+        members.append(("processing_state", JSONString.quoted(processingState)))
         members.append(("body_json", bodyJSON ?? "null"))
-        return "{" + members.map { JSONText.quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
+        return "{" + members.map { JSONString.quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
 
     /// `deliveries list --json`: a pretty-printed array of `json` objects.
@@ -105,17 +108,9 @@ package enum BodyText {
     /// that cannot move the cursor, change colours or ring the bell when printed (C1 controls and
     /// escape sequences make a body "binary").
     package static func isDisplayable(_ bytes: [UInt8]) -> Bool {
-        var iterator = bytes.makeIterator()
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar):
-                let value = scalar.value
-                if value == 0x09 || value == 0x0A || value == 0x0D { continue }
-                if value < 0x20 || (0x7F...0x9F).contains(value) { return false }
-            case .emptyInput: return true
-            case .error: return false
-            }
+        UTF8Scalars.all(bytes) { scalar in
+            let value = scalar.value
+            return value == 0x09 || value == 0x0A || value == 0x0D || !(value < 0x20 || (0x7F...0x9F).contains(value))
         }
     }
 
@@ -182,25 +177,17 @@ package enum BodyText {
     /// `hexdump -C` style: offset, 16 bytes in hex (a gap after 8), and the printable ASCII ones
     /// between bars (`.` for the rest).
     package static func hexDump(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        func hex(_ value: Int, width: Int) -> String {
-            var text: [UInt8] = []
-            for shift in stride(from: (width - 1) * 4, through: 0, by: -4) {
-                text.append(digits[(value >> shift) & 0xF])
-            }
-            return String(decoding: text, as: UTF8.self)
-        }
         var lines: [String] = []
         for offset in stride(from: 0, to: bytes.count, by: 16) {
             let row = bytes[offset..<min(offset + 16, bytes.count)]
             var hexColumn = ""
             for (position, byte) in row.enumerated() {
-                hexColumn += hex(Int(byte), width: 2) + (position == 7 ? "  " : " ")
+                hexColumn += Hex.string(UInt64(byte), width: 2) + (position == 7 ? "  " : " ")
             }
             let padded = hexColumn.padding(toWidth: 16 * 3 + 2)
             let ascii = String(
                 decoding: row.map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: ".") }, as: UTF8.self)
-            lines.append("\(hex(offset, width: 8))  \(padded)|\(ascii)|")
+            lines.append("\(Hex.string(UInt64(offset), width: 8))  \(padded)|\(ascii)|")
         }
         return lines.joined(separator: "\n")
     }

@@ -1,4 +1,5 @@
 package import Logging
+package import Posix
 import Postgres
 import Synchronization
 

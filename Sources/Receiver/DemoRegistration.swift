@@ -1,3 +1,4 @@
+package import Posix
 package import Postgres
 
 /// `webhookd dev`'s client: registered on its endpoint, enabled, whatever state it was left in.

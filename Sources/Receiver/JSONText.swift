@@ -1,54 +1,15 @@
-/// JSON text helpers for the hot path: escaping strings into JSON, and deciding whether a body is JSON
+import Bytes
+
+/// Deciding whether a body is JSON
 /// that PostgreSQL's `jsonb` accepts (SPEC: `body_json` holds the body whenever it is valid JSON that
 /// `jsonb` accepts, whatever the Content-Type).
 package enum JSONText {
-    /// Appends `text` as a JSON string literal (quotes included) to `output`.
-    package static func appendString(_ text: String, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): output.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): output.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: output.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: output.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: output.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20, 0x7F:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                output.append(contentsOf: Array("\\u00".utf8))
-                output.append(hex[Int(byte >> 4)])
-                output.append(hex[Int(byte & 0x0F)])
-            default: output.append(byte)
-            }
-        }
-        output.append(UInt8(ascii: "\""))
-    }
-
-    /// `text` as a JSON string literal.
-    package static func quoted(_ text: String) -> String {
-        var output: [UInt8] = []
-        output.reserveCapacity(text.utf8.count + 2)
-        appendString(text, to: &output)
-        return String(decoding: output, as: UTF8.self)
-    }
-
     /// True when `bytes` is one JSON value (RFC 8259) that `jsonb` will accept: valid UTF-8, no `\u0000`
     /// escape, no unpaired surrogate escape, exponents within `numeric`'s range. An empty body is not.
     package static func isJSONBCompatible(_ bytes: [UInt8]) -> Bool {
-        guard !bytes.isEmpty, validUTF8(bytes) else { return false }
+        guard !bytes.isEmpty, UTF8Scalars.all(bytes) else { return false }
         var scanner = JSONScanner(bytes: bytes)
         return scanner.document()
-    }
-
-    private static func validUTF8(_ bytes: [UInt8]) -> Bool {
-        var iterator = bytes.makeIterator()
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue: continue
-            case .emptyInput: return true
-            case .error: return false
-            }
-        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Glibc
+import HTTP1
 package import Logging
 import Synchronization
 
@@ -38,10 +39,10 @@ package struct LineLogHandler: LogHandler {
             }
             line = text + "\n"
         case .json:
-            var text = "{\"ts\":\(JSONText.quoted(Self.timestamp())),\"level\":\(JSONText.quoted("\(event.level)"))"
-            text += ",\"msg\":\(JSONText.quoted("\(event.message)"))"
+            var text = "{\"ts\":\(JSONString.quoted(Self.timestamp())),\"level\":\(JSONString.quoted("\(event.level)"))"
+            text += ",\"msg\":\(JSONString.quoted("\(event.message)"))"
             for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
-                text += ",\(JSONText.quoted(key)):\(JSONText.quoted("\(value)"))"
+                text += ",\(JSONString.quoted(key)):\(JSONString.quoted("\(value)"))"
             }
             line = text + "}\n"
         }
@@ -61,7 +62,7 @@ package struct LineLogHandler: LogHandler {
     /// Quotes values with spaces or quotes so a text line stays machine-splittable.
     static func textValue(_ value: String) -> String {
         value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
-            ? JSONText.quoted(value) : value
+            ? JSONString.quoted(value) : value
     }
 
     /// ISO 8601 UTC with milliseconds.

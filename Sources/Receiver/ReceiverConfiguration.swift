@@ -1,3 +1,4 @@
+package import Posix
 package import TLS
 
 /// Everything `webhookd serve` configures, validated by the command before the server starts.

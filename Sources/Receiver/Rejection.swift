@@ -1,4 +1,5 @@
 package import Logging
+import Posix
 import Synchronization
 package import TLS
 

@@ -1,5 +1,7 @@
+package import Admin
 import Glibc
 package import Logging
+package import Posix
 package import Postgres
 import Synchronization
 import TLS
@@ -189,7 +191,9 @@ package final class Server {
     private func bindAdminListener() throws(ServerStartError) -> AdminListener? {
         guard let address = configuration.adminListen else { return nil }
         do {
-            return try AdminListener(address: address, statistics: statistics, readiness: readiness, logger: logger)
+            return try AdminListener(
+                address: address, metrics: { [statistics] in statistics.render(now: $0) }, readiness: readiness,
+                logger: logger)
         } catch {
             throw ServerStartError("--admin-listen \(address): cannot listen: \(error.reason)")
         }

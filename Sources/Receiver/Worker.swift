@@ -2,6 +2,7 @@ import CoreMetrics
 import Glibc
 import HTTP1
 package import Logging
+import Posix
 import Synchronization
 package import TLS
 
@@ -262,9 +263,9 @@ final class Worker: EventHandler {
         for (index, header) in flight.head.headers.enumerated() {
             if index > 0 { headers.append(UInt8(ascii: ",")) }
             headers.append(UInt8(ascii: "["))
-            JSONText.appendString(header.name, to: &headers)
+            JSONString.append(header.name, to: &headers)
             headers.append(UInt8(ascii: ","))
-            JSONText.appendString(header.value, to: &headers)
+            JSONString.append(header.value, to: &headers)
             headers.append(UInt8(ascii: "]"))
         }
         headers.append(UInt8(ascii: "]"))

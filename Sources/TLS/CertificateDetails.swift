@@ -1,3 +1,4 @@
+import Bytes
 internal import COpenSSL
 import Glibc
 
@@ -159,7 +160,7 @@ package struct CertificateDetails: Sendable, Hashable, Encodable {
         switch length {
         case 4: family = AF_INET
         case 16: family = AF_INET6
-        default: return hexString(UnsafeBufferPointer(start: data, count: length))
+        default: return Hex.string(UnsafeBufferPointer(start: data, count: length))
         }
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         guard inet_ntop(family, data, &buffer, socklen_t(buffer.count)) != nil else { return "" }

@@ -1,3 +1,4 @@
+import Bytes
 internal import COpenSSL
 import Glibc
 
@@ -125,7 +126,7 @@ extension PeerCertificate {
         guard let serial else { return "00" }
         let length = Int(ASN1_STRING_length(serial))
         guard length > 0, let data = ASN1_STRING_get0_data(serial) else { return "00" }
-        let hex = hexString(UnsafeBufferPointer(start: data, count: length), uppercase: true)
+        let hex = Hex.string(UnsafeBufferPointer(start: data, count: length), uppercase: true)
         return ASN1_STRING_type(serial) == COpenSSL_V_ASN1_NEG_INTEGER ? "-" + hex : hex
     }
 
@@ -138,7 +139,7 @@ extension PeerCertificate {
             _ = TLSError.drainOpenSSLErrors()
             return ""
         }
-        return digest.withUnsafeBufferPointer { hexString(UnsafeBufferPointer(rebasing: $0[0..<Int(length)])) }
+        return Hex.string(digest.prefix(Int(length)))
     }
 
     /// An ASN1_TIME as unix seconds (0 if unparsable).
@@ -151,21 +152,4 @@ extension PeerCertificate {
         }
         return Int64(timegm(&parts))
     }
-}
-
-/// Hex digits of some bytes, lower-case unless asked otherwise.
-func hexString(_ bytes: UnsafeBufferPointer<UInt8>, uppercase: Bool = false) -> String {
-    let digits: [UInt8] = Array((uppercase ? "0123456789ABCDEF" : "0123456789abcdef").utf8)
-    var result: [UInt8] = []
-    result.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        result.append(digits[Int(byte >> 4)])
-        result.append(digits[Int(byte & 0x0f)])
-    }
-    return String(decoding: result, as: UTF8.self)
-}
-
-/// Hex digits of some bytes, lower-case unless asked otherwise.
-func hexString(_ bytes: [UInt8], uppercase: Bool = false) -> String {
-    bytes.withUnsafeBufferPointer { hexString($0, uppercase: uppercase) }
 }

@@ -1,3 +1,4 @@
+import Bytes
 internal import COpenSSL
 
 /// SHA-256 through OpenSSL's one-shot `EVP_Digest`, for payload fingerprints (`body_sha256`).
@@ -13,6 +14,6 @@ package enum SHA256Digest {
         }
         // EVP_Digest returns 1 on success; SHA-256 over memory only fails when allocation fails.
         precondition(ok == 1, "EVP_Digest(SHA-256) failed")
-        return hexString(Array(digest.prefix(Int(length))))
+        return Hex.string(digest.prefix(Int(length)))
     }
 }

@@ -1,3 +1,4 @@
+import Bytes
 internal import COpenSSL
 
 /// Issuer pinning on resumed sessions.
@@ -24,7 +25,7 @@ extension TLSContext {
         guard SSL_SESSION_get0_ticket_appdata(session, &data, &length) == 1, let data, length == 32 else {
             return nil
         }
-        return hexString(UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt8.self), count: length))
+        return Hex.string(UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt8.self), count: length))
     }
 
     /// Called when a ticket is issued: records the verified issuer's SHA-256 (returns 1 = carry on).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Posix
 import Postgres
 import Receiver
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Posix
 import Receiver
 
 /// SPEC: every flag that takes a value also reads `WEBHOOKD_<FLAG>`; the database URL reads

@@ -29,8 +29,4 @@ struct JSONTextTests {
         let fine = String(repeating: "[", count: 500) + String(repeating: "]", count: 500)
         #expect(JSONText.isJSONBCompatible(Array(fine.utf8)))
     }
-
-    @Test func stringsAreEscapedForJSON() {
-        #expect(JSONText.quoted("a\"b\\c\n\t\u{1}é") == #""a\"b\\c\n\t\u0001é""#)
-    }
 }

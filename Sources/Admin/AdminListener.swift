@@ -1,5 +1,6 @@
 import Glibc
 package import Logging
+package import Posix
 import Synchronization
 
 /// The admin listener (SPEC "Admin listener", `--admin-listen`): plain HTTP on its own thread and its
@@ -16,7 +17,7 @@ package final class AdminListener: Sendable {
     package let address: SocketAddress
     private let descriptor: Int32
     private let waker: EventLoopWaker
-    private let statistics: ReceiverStatistics
+    private let metrics: @Sendable (Int64) -> [UInt8]
     private let readiness: Readiness
     private let logger: Logger
     private let state = Mutex<State>(.bound)
@@ -33,7 +34,7 @@ package final class AdminListener: Sendable {
     ///
     /// - Throws: `SystemError` from `socket`, `bind` (e.g. `EADDRINUSE`), `listen` or `eventfd`.
     package init(
-        address: SocketAddress, statistics: ReceiverStatistics, readiness: Readiness, logger: Logger
+        address: SocketAddress, metrics: @escaping @Sendable (Int64) -> [UInt8], readiness: Readiness, logger: Logger
     ) throws(SystemError) {
         let socket = try Socket.listen(on: address, reusePort: false, backlog: 64)
         do {
@@ -44,7 +45,7 @@ package final class AdminListener: Sendable {
             throw error
         }
         self.descriptor = socket.releaseOwnership()
-        self.statistics = statistics
+        self.metrics = metrics
         self.readiness = readiness
         self.logger = logger
     }
@@ -60,14 +61,14 @@ package final class AdminListener: Sendable {
     package func start() throws(SystemError) {
         let descriptor = self.descriptor
         let waker = self.waker
-        let statistics = self.statistics
+        let metrics = self.metrics
         let readiness = self.readiness
         let logger = self.logger
         let handle = try startThread(name: "admin") {
             do {
                 let loop = try EventLoop(waker: waker)
                 let acceptor = AdminAcceptor(
-                    loop: loop, listener: Socket(takingOwnershipOf: descriptor), statistics: statistics,
+                    loop: loop, listener: Socket(takingOwnershipOf: descriptor), metrics: metrics,
                     readiness: readiness, logger: logger)
                 acceptor.run()
             } catch {
@@ -102,8 +103,8 @@ final class AdminAcceptor: EventHandler {
 
     /// The admin thread's loop.
     let loop: EventLoop
-    /// What `/metrics` renders.
-    let statistics: ReceiverStatistics
+    /// Renders `/metrics` for a wall-clock time in seconds.
+    let metrics: @Sendable (Int64) -> [UInt8]
     /// What `/readyz` reports.
     let readiness: Readiness
     /// For accept failures.
@@ -113,11 +114,12 @@ final class AdminAcceptor: EventHandler {
 
     /// Wraps the listening socket; nothing is watched until `run()`.
     init(
-        loop: EventLoop, listener: Socket, statistics: ReceiverStatistics, readiness: Readiness, logger: Logger
+        loop: EventLoop, listener: Socket, metrics: @escaping @Sendable (Int64) -> [UInt8], readiness: Readiness,
+        logger: Logger
     ) {
         self.loop = loop
         self.listener = listener
-        self.statistics = statistics
+        self.metrics = metrics
         self.readiness = readiness
         self.logger = logger
     }

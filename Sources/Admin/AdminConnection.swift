@@ -1,4 +1,5 @@
 import HTTP1
+import Posix
 
 /// One plain-HTTP connection to the admin listener: requests are parsed with `HTTPRequestParser` and
 /// answered by `AdminRoutes` in order (keep-alive and pipelining work; bodies are read and ignored).
@@ -62,7 +63,7 @@ final class AdminConnection: EventHandler {
             let response = AdminRoutes.response(
                 method: head.method, path: head.path,
                 readiness: { acceptor.readiness.status() },
-                metrics: { acceptor.statistics.render(now: acceptor.wallClockSeconds) })
+                metrics: { acceptor.metrics(acceptor.wallClockSeconds) })
             deadline = acceptor.loop.now + AdminAcceptor.idleTimeout
             send(response, keepAlive: head.keepAlive)
         }

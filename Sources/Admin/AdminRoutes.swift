@@ -36,7 +36,7 @@ package enum AdminRoutes {
                 return .json(status: 200, #"{"status":"ready"}"#)
             case .unavailable(let reason):
                 var body: [UInt8] = Array(#"{"status":"unavailable","reason":"#.utf8)
-                JSONText.appendString(reason, to: &body)
+                JSONString.append(reason, to: &body)
                 body.append(UInt8(ascii: "}"))
                 return .json(status: 503, String(decoding: body, as: UTF8.self))
             }

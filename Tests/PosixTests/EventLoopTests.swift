@@ -1,5 +1,5 @@
 import Glibc
-import Receiver
+import Posix
 import Synchronization
 import Testing
 

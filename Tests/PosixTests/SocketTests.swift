@@ -1,5 +1,5 @@
 import Glibc
-import Receiver
+import Posix
 import Testing
 
 // MARK: - Helpers shared by the Receiver tests

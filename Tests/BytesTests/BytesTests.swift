@@ -1,0 +1,22 @@
+import Bytes
+import Testing
+
+@Suite("Hex and UTF-8")
+struct BytesTests {
+    @Test func hexIsTwoDigitsPerByte() {
+        #expect(Hex.string([0x00, 0x0F, 0xA5, 0xFF]) == "000fa5ff")
+        #expect(Hex.string([0xDE, 0xAD], uppercase: true) == "DEAD")
+        #expect(Hex.string([UInt8]()) == "")
+        #expect(Hex.string(0x1F, width: 8) == "0000001f")
+        #expect(Hex.string(0x1234, width: 2) == "34")
+    }
+
+    @Test func utf8IsValidatedScalarByScalar() {
+        #expect(UTF8Scalars.all(Array("plain é 😀".utf8)))
+        #expect(UTF8Scalars.all([UInt8]()))
+        #expect(!UTF8Scalars.all([0x61, 0xFF]))
+        #expect(!UTF8Scalars.all([0xC3, 0x28]))
+        #expect(!UTF8Scalars.all([0xED, 0xA0, 0x80]))  // an encoded surrogate
+        #expect(!UTF8Scalars.all(Array("a\u{1}b".utf8)) { $0.value >= 0x20 })
+    }
+}

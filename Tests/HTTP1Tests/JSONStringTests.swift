@@ -1,0 +1,17 @@
+import HTTP1
+import Testing
+
+/// The one JSON string escaper: error bodies, `headers`, `--json` and log lines all spell strings this way.
+@Suite("JSON strings")
+struct JSONStringTests {
+    @Test func quotesBackslashesAndControlsAreEscaped() {
+        #expect(JSONString.quoted("a\"b\\c\n\t\u{1}é") == #""a\"b\\c\n\t\u0001é""#)
+        #expect(JSONString.quoted("\u{8}\u{C}\r\u{1F}\u{7F}") == #""\b\f\r\u001f\u007f""#)
+        #expect(JSONString.quoted("") == #""""#)
+    }
+
+    @Test func errorBodiesUseTheSameEscaper() {
+        let response = HTTPResponse.error(status: 400, code: "bad", message: "a\u{7F}\"b")
+        #expect(String(decoding: response.body, as: UTF8.self) == #"{"error":"bad","message":"a\u007f\"b"}"#)
+    }
+}
