@@ -46,10 +46,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "Operations", dependencies: ["Receiver", "Posix", "Postgres", "HTTP1", "Bytes"], swiftSettings: strict
+        ),
         .executableTarget(
             name: "webhookd",
             dependencies: [
-                "Receiver", "Posix", "TLS", "Postgres", logging,
+                "Operations", "Receiver", "Posix", "TLS", "Postgres", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -58,7 +61,7 @@ let package = Package(
         // Test support: per-run PKI, the PostgreSQL fixture, TLS clients, subprocess helpers.
         .target(
             name: "TestSupport",
-            dependencies: ["Posix", "TLS", "Postgres", "Receiver", logging],
+            dependencies: ["CLinux", "Posix", "TLS", "Postgres", "Receiver", logging],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
@@ -74,8 +77,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "OperationsTests", dependencies: ["Operations", "Postgres", "TestSupport"], swiftSettings: strict),
+        // The binary as users and scripts run it: one subprocess per command.
+        .testTarget(
+            name: "CommandTests", dependencies: ["Operations", "Postgres", "TestSupport"], swiftSettings: strict),
+        .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Receiver", "TLS", "Postgres", "TestSupport"],
+            dependencies: ["Receiver", "Operations", "TLS", "Postgres", "TestSupport"],
             swiftSettings: strict
         ),
     ]

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <unistd.h>
 
 // accept4(2) and naming a thread are GNU extensions that Swift's Glibc module (built without _GNU_SOURCE) does
@@ -29,4 +30,11 @@ static inline int CLinux_accept4(int fd, struct sockaddr *address, socklen_t *le
 static inline int CLinux_prctl_PR_SET_NAME(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
 }
+/// posix_spawn_file_actions_addchdir_np (glibc 2.29): the child starts in `path`. A GNU extension as well,
+/// declared here for the same reason; used by the tests' subprocess helper.
+extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+static inline int CLinux_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
 #endif

@@ -279,7 +279,7 @@ final class Connection: EventHandler {
                 head, .error(status: 404, code: "not_found", message: "There is no webhook endpoint at this path."))
         }
         let endpoint = String(head.path.dropFirst(prefix.count))
-        guard ClientValidation.isEndpointName(endpoint) else {
+        guard EndpointName.isValid(endpoint) else {
             return answerEarly(
                 head, .error(status: 404, code: "not_found", message: "There is no webhook endpoint at this path."))
         }

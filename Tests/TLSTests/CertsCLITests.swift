@@ -3,48 +3,18 @@ import TLS
 import TestSupport
 import Testing
 
-/// What a finished subprocess left: exit status and its two output streams.
-struct ProcessOutcome {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-
-    /// `stdout` as `key: value` pairs (first occurrence of each key wins).
-    var fields: [String: String] {
-        var result: [String: String] = [:]
-        for line in stdout.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let key = String(line[..<colon])
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            if result[key] == nil { result[key] = value }
-        }
-        return result
-    }
-}
+typealias ProcessOutcome = CommandResult
 
 /// Runs the `webhookd` binary and the `openssl` CLI with output captured in files (no pipe can fill up).
 enum CertsCLI {
-    /// The built `webhookd`: `$WEBHOOKD_BINARY`, else next to the test bundle (`.build/debug/webhookd`).
-    static var binary: String {
-        if let path = ProcessInfo.processInfo.environment["WEBHOOKD_BINARY"], !path.isEmpty { return path }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
-        // swift test runs the bundle from .build/<triple>/debug/<name>.xctest on some layouts.
-        if directory.pathExtension == "xctest" { directory = directory.deletingLastPathComponent() }
-        return directory.appendingPathComponent("webhookd").path
-    }
-
     /// Runs `webhookd` with `arguments` in `directory`.
     static func webhookd(_ arguments: [String], in directory: String) throws -> ProcessOutcome {
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw TestFailure("webhookd binary not found at \(binary); run swift build or set WEBHOOKD_BINARY")
-        }
-        return try run(binary, arguments, in: directory)
+        try TestSupportProcess.run(TestSupportProcess.webhookdBinary(), arguments, in: directory)
     }
 
     /// Runs `/usr/bin/openssl` with `arguments` in `directory`, whatever its exit status.
     static func openssl(_ arguments: [String], in directory: String) throws -> ProcessOutcome {
-        try run("/usr/bin/openssl", arguments, in: directory)
+        try TestSupportProcess.run("/usr/bin/openssl", arguments, in: directory)
     }
 
     /// Runs `openssl` and throws unless it exits 0.
@@ -55,38 +25,6 @@ enum CertsCLI {
             throw TestFailure("openssl \(arguments.joined(separator: " ")) failed: \(outcome.stdout)\(outcome.stderr)")
         }
         return outcome.stdout
-    }
-
-    static func run(_ executable: String, _ arguments: [String], in directory: String) throws -> ProcessOutcome {
-        let outputDirectory = try TestPKI.makeTemporaryDirectory(prefix: "webhookd-proc")
-        defer { try? FileManager.default.removeItem(atPath: outputDirectory) }
-        let stdoutPath = outputDirectory + "/stdout"
-        let stderrPath = outputDirectory + "/stderr"
-        guard FileManager.default.createFile(atPath: stdoutPath, contents: nil),
-            FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        else { throw TestFailure("cannot create output files in \(outputDirectory)") }
-        let stdout = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-        let stderr = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        var environment = ProcessInfo.processInfo.environment
-        for key in environment.keys where key.hasPrefix("WEBHOOKD_") || key == "DATABASE_URL" {
-            environment[key] = nil
-        }
-        process.environment = environment
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try stdout.close()
-        try stderr.close()
-        return ProcessOutcome(
-            status: process.terminationStatus,
-            stdout: try String(contentsOfFile: stdoutPath, encoding: .utf8),
-            stderr: try String(contentsOfFile: stderrPath, encoding: .utf8))
     }
 
     /// A fresh empty working directory.

@@ -36,17 +36,9 @@ enum TLSTestHelpers {
 
     /// Runs the openssl CLI and returns its standard output.
     static func openssl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
+        let result = try TestSupportProcess.run("/usr/bin/openssl", arguments)
+        let text = result.stdout + result.stderr
+        guard result.status == 0 else {
             throw TestFailure("openssl \(arguments.joined(separator: " ")) failed: \(text)")
         }
         return text

@@ -1,3 +1,4 @@
+internal import CLinux
 import Foundation
 import Glibc
 import Synchronization
@@ -10,6 +11,18 @@ package struct CommandResult: Sendable {
     package var stdout: String
     /// Everything written to standard error.
     package var stderr: String
+
+    /// `stdout` as `key: value` pairs (first occurrence of each key wins).
+    package var fields: [String: String] {
+        var result: [String: String] = [:]
+        for line in stdout.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = String(line[..<colon])
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if result[key] == nil { result[key] = value }
+        }
+        return result
+    }
 }
 
 /// Why a subprocess could not be run or did not do what the test waited for; the description carries
@@ -46,6 +59,15 @@ package enum TestSupportProcess {
         return candidate
     }
 
+    /// Runs any program (openssl, curl) to completion in `directory`, with the environment rules of
+    /// `runWebhookd`.
+    /// - Throws: when it cannot be started or does not finish in time.
+    package static func run(
+        _ executable: String, _ arguments: [String], in directory: String? = nil, timeout: Duration = .seconds(60)
+    ) throws -> CommandResult {
+        try finish(WebhookdProcess(executable: executable, arguments, directory: directory), timeout: timeout)
+    }
+
     /// Runs `webhookd arguments…` to completion.
     ///
     /// The child gets this process's environment without `DATABASE_URL` and `WEBHOOKD_*` (so the
@@ -59,7 +81,12 @@ package enum TestSupportProcess {
     package static func runWebhookd(
         _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)
     ) throws -> CommandResult {
-        let process = try WebhookdProcess(arguments, environment: environment)
+        try finish(WebhookdProcess(arguments, environment: environment), timeout: timeout)
+    }
+
+    /// Waits for a started child, killing it after `timeout`.
+    private static func finish(_ process: WebhookdProcess, timeout: Duration) throws -> CommandResult {
+        let arguments = process.arguments
         guard let status = process.waitForExit(timeout: timeout) else {
             process.kill()
             _ = process.waitForExit(timeout: .seconds(10))  // Only to reap it; the timeout is what we report.
@@ -97,11 +124,13 @@ package enum TestSupportProcess {
     /// Starts `executable` with posix_spawn: standard input from /dev/null, output and error into the
     /// given descriptors, default signal handling and an empty signal mask.
     static func spawn(
-        _ executable: String, _ arguments: [String], environment: [String: String], stdout: Int32, stderr: Int32
+        _ executable: String, _ arguments: [String], environment: [String: String], directory: String? = nil,
+        stdout: Int32, stderr: Int32
     ) throws -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        if let directory { CLinux_spawn_addchdir(&actions, directory) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
@@ -163,7 +192,10 @@ package final class WebhookdProcess: Sendable {
 
     /// Starts another program (curl, openssl, a shell) the same way, with the same environment rules.
     /// - Throws: when it cannot be started.
-    package init(executable binary: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    package init(
+        executable binary: String, _ arguments: [String], environment: [String: String] = [:],
+        directory: String? = nil
+    ) throws {
         let output = try TestSupportProcess.makeCaptureFile("stdout")
         defer { close(output.descriptor) }
         let error: (descriptor: Int32, path: String)
@@ -177,7 +209,7 @@ package final class WebhookdProcess: Sendable {
         do {
             pid = try TestSupportProcess.spawn(
                 binary, arguments, environment: TestSupportProcess.childEnvironment(environment),
-                stdout: output.descriptor, stderr: error.descriptor)
+                directory: directory, stdout: output.descriptor, stderr: error.descriptor)
         } catch let failure {
             unlink(output.path)
             unlink(error.path)

@@ -1,5 +1,5 @@
+import Operations
 import Postgres
-import Receiver
 import TestSupport
 import Testing
 

@@ -1,4 +1,5 @@
 package import Postgres
+import Receiver
 
 /// One registered client, as the `clients` table holds it.
 package struct ClientRecord: Sendable, Equatable {
@@ -215,19 +216,9 @@ package enum ClientValidation {
         return id
     }
 
-    /// True when `name` matches `[A-Za-z0-9._-]{1,64}`.
-    package static func isEndpointName(_ name: String) -> Bool {
-        let bytes = name.utf8
-        return (1...64).contains(bytes.count)
-            && bytes.allSatisfy { byte in
-                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                    || byte == 0x2E || byte == 0x5F || byte == 0x2D
-            }
-    }
-
     /// An endpoint grant: a name matching `[A-Za-z0-9._-]{1,64}`, or `*` for every endpoint.
     package static func endpoint(_ name: String) throws(RegistryError) -> String {
-        guard name == "*" || isEndpointName(name) else {
+        guard name == "*" || EndpointName.isValid(name) else {
             throw RegistryError(
                 .invalidInput, "endpoint '\(name)' is not valid: use 1 to 64 of A-Z a-z 0-9 . _ - (or '*' for all)")
         }

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
+import Operations
 import Postgres
-import Receiver
 import TestSupport
 import Testing
 
