@@ -132,39 +132,4 @@ struct CertsExplainTests {
             }
         }
     }
-
-    @Test func libraryAddsRegistryStepsFromAGrant() throws {
-        var explanation = try CertificateExplanation.verify(
-            path: pki.validClient.certificatePath, clientCAPath: pki.clientCABundle)
-        let certificate = try #require(explanation.certificate)
-        let root = try TLSTestHelpers.fingerprint(pki.rootCA)
-        explanation.authorize(
-            grant: ClientGrant(
-                clientID: "acme", enabled: true, endpoints: ["orders", "refunds"], pinsSHA256: [certificate.sha256],
-                issuersSHA256: [root]),
-            endpoint: "orders")
-        #expect(explanation.isAccepted)
-        #expect(
-            explanation.steps.map(\.name) == [
-                "parse", "chain", "identity", "registered", "enabled", "endpoint", "pin", "issuer",
-            ])
-        #expect(explanation.resultLine == "result: accepted as client acme on endpoints orders,refunds")
-
-        var refused = try CertificateExplanation.verify(
-            path: pki.validClient.certificatePath, clientCAPath: pki.clientCABundle)
-        refused.authorize(
-            grant: ClientGrant(clientID: "acme", enabled: false, endpoints: ["*"]), endpoint: "billing")
-        #expect(!refused.isAccepted)
-        #expect(refused.firstFailure?.line == "enabled: fail (client_disabled: the client is disabled)")
-        #expect(refused.resultLine == "result: refused (client_disabled)")
-
-        var unknown = try CertificateExplanation.verify(
-            path: pki.validClient.certificatePath, clientCAPath: pki.clientCABundle)
-        unknown.authorize(grant: nil, endpoint: nil)
-        #expect(
-            unknown.lines.suffix(2) == [
-                "registered: fail (unknown_client: no client with this id is registered)",
-                "result: refused (unknown_client)",
-            ])
-    }
 }

@@ -40,22 +40,11 @@ package struct RefusalReason: Hashable, Sendable, CustomStringConvertible, Error
     package static let noCN = RefusalReason(code: "no_cn")
     /// The verified leaf has more than one CN (multi-valued RDNs included).
     package static let ambiguousCN = RefusalReason(code: "ambiguous_cn")
-    /// The CN is not a registered client.
-    package static let unknownClient = RefusalReason(code: "unknown_client")
-    /// The client is registered but disabled.
-    package static let clientDisabled = RefusalReason(code: "client_disabled")
-    /// The client is not granted the requested endpoint.
-    package static let endpointNotGranted = RefusalReason(code: "endpoint_not_granted")
-    /// The leaf's SHA-256 is not one of the client's pins.
-    package static let pinMismatch = RefusalReason(code: "pin_mismatch")
-    /// The issuing CA's SHA-256 is not one of the client's issuers.
-    package static let issuerMismatch = RefusalReason(code: "issuer_mismatch")
 
-    /// Every SPEC reason code, in SPEC order.
-    package static let all: [RefusalReason] = [
+    /// The codes TLS decides (handshake and identity), in SPEC order; the receiver's authorization adds its own.
+    package static let handshakeAndIdentity: [RefusalReason] = [
         .noCertificate, .unknownIssuer, .expired, .notYetValid, .revoked, .crlStale, .crlMissing, .chainTooDeep,
-        .badKeyUsage, .handshakeFailed, .noCN, .ambiguousCN, .unknownClient, .clientDisabled, .endpointNotGranted,
-        .pinMismatch, .issuerMismatch,
+        .badKeyUsage, .handshakeFailed, .noCN, .ambiguousCN,
     ]
 
     /// X509_V_ERR_* values and the reason each one maps to; anything not listed is `handshake_failed`.

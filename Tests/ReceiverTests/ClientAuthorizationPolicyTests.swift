@@ -1,4 +1,7 @@
+import Foundation
+import Receiver
 import TLS
+import TestSupport
 import Testing
 
 @Suite("ClientAuthorizationPolicy.authorize")
@@ -104,5 +107,59 @@ struct CertsClientAuthorizationPolicyTests {
                     firstFailure == check(grant, endpoint: endpoint), "\(String(describing: grant)) \(endpoint ?? "-")")
             }
         }
+    }
+
+    // MARK: - certs explain
+
+    @Test func libraryAddsRegistryStepsFromAGrant() throws {
+        var explanation = try CertificateExplanation.verify(
+            path: TestPKI.shared.validClient.certificatePath, clientCAPath: TestPKI.shared.clientCABundle)
+        let certificate = try #require(explanation.certificate)
+        let printed = try TestSupportProcess.run(
+            "/usr/bin/openssl", ["x509", "-in", TestPKI.shared.rootCA, "-noout", "-fingerprint", "-sha256"])
+        let root = String(printed.stdout.split(separator: "=").last ?? "").trimmingCharacters(
+            in: .whitespacesAndNewlines
+        )
+        .replacingOccurrences(of: ":", with: "").lowercased()
+        explanation.authorize(
+            grant: ClientGrant(
+                clientID: "acme", enabled: true, endpoints: ["orders", "refunds"], pinsSHA256: [certificate.sha256],
+                issuersSHA256: [root]),
+            endpoint: "orders")
+        #expect(explanation.isAccepted)
+        #expect(
+            explanation.steps.map(\.name) == [
+                "parse", "chain", "identity", "registered", "enabled", "endpoint", "pin", "issuer",
+            ])
+        #expect(explanation.resultLine == "result: accepted as client acme on endpoints orders,refunds")
+
+        var refused = try CertificateExplanation.verify(
+            path: TestPKI.shared.validClient.certificatePath, clientCAPath: TestPKI.shared.clientCABundle)
+        refused.authorize(
+            grant: ClientGrant(clientID: "acme", enabled: false, endpoints: ["*"]), endpoint: "billing")
+        #expect(!refused.isAccepted)
+        #expect(refused.firstFailure?.line == "enabled: fail (client_disabled: the client is disabled)")
+        #expect(refused.resultLine == "result: refused (client_disabled)")
+
+        var unknown = try CertificateExplanation.verify(
+            path: TestPKI.shared.validClient.certificatePath, clientCAPath: TestPKI.shared.clientCABundle)
+        unknown.authorize(grant: nil, endpoint: nil)
+        #expect(
+            unknown.lines.suffix(2) == [
+                "registered: fail (unknown_client: no client with this id is registered)",
+                "result: refused (unknown_client)",
+            ])
+    }
+}
+
+@Suite("Reason codes")
+struct ReasonCodeTests {
+    @Test func everySpecReasonCodeIsSpelledAsSpecSaysItInSpecOrder() {
+        #expect(
+            RefusalReason.all.map(\.code) == [
+                "no_certificate", "unknown_issuer", "expired", "not_yet_valid", "revoked", "crl_stale", "crl_missing",
+                "chain_too_deep", "bad_key_usage", "handshake_failed", "no_cn", "ambiguous_cn", "unknown_client",
+                "client_disabled", "endpoint_not_granted", "pin_mismatch", "issuer_mismatch",
+            ])
     }
 }

@@ -21,12 +21,12 @@ package struct ExplainStep: Sendable, Hashable {
     package let detail: String?
 
     /// A passed step.
-    static func pass(_ name: String, _ detail: String? = nil) -> ExplainStep {
+    package static func pass(_ name: String, _ detail: String? = nil) -> ExplainStep {
         ExplainStep(name: name, status: .pass, reason: nil, detail: detail)
     }
 
     /// A failed step.
-    static func fail(_ name: String, _ reason: RefusalReason?, _ detail: String) -> ExplainStep {
+    package static func fail(_ name: String, _ reason: RefusalReason?, _ detail: String) -> ExplainStep {
         ExplainStep(name: name, status: .fail, reason: reason, detail: detail)
     }
 
@@ -40,7 +40,7 @@ package struct ExplainStep: Sendable, Hashable {
 /// `webhookd certs explain`: the server's own checks run offline on a certificate file, one step at a time.
 ///
 /// `verify` runs the TLS part exactly as the handshake would (`ClientTrustStore`, built by the same loaders
-/// as `TLSContext`); the caller then adds the registry part with `authorize(grant:endpoint:)` or
+/// as `TLSContext`); the caller then adds the registry part with `authorize(grant:endpoint:)` (Receiver) or
 /// `skipRegistry(_:)`.
 package struct CertificateExplanation: Sendable {
     /// The steps so far, in order.
@@ -51,8 +51,8 @@ package struct CertificateExplanation: Sendable {
     package let clientID: String?
     /// Findings about the trust files that are not errors (stale CRL, skipped non-CA certificates).
     package let warnings: [String]
-    /// The grant `authorize` checked, if any.
-    package private(set) var grant: ClientGrant?
+    /// The endpoints of the registry row that was checked; `nil` until `addRegistrySteps` ran.
+    package private(set) var grantedEndpoints: [String]?
 
     /// Runs `parse`, `chain` and `identity` on `path` (PEM leaf first with any intermediates, DER or PKCS#12
     /// without passphrase) against the trust a server with these flags would have.
@@ -123,11 +123,13 @@ package struct CertificateExplanation: Sendable {
         self.warnings = warnings
     }
 
-    /// Adds the registry steps for the client's row (`nil` = not registered), as the receiver would decide.
-    package mutating func authorize(grant: ClientGrant?, endpoint: String?) {
-        guard let certificate else { return }
-        self.grant = grant
-        steps += ClientAuthorizationPolicy.explainSteps(certificate: certificate, grant: grant, endpoint: endpoint)
+    /// Adds the registry steps the authorization policy produced for the client's row; `endpoints` are that
+    /// row's grants (`nil` when there is no row). TLS knows nothing of the registry: the receiver's
+    /// authorization decides these steps.
+    package mutating func addRegistrySteps(_ registrySteps: [ExplainStep], endpoints: [String]?) {
+        guard certificate != nil else { return }
+        grantedEndpoints = endpoints
+        steps += registrySteps
     }
 
     /// Records that the registry could not be consulted, e.g. `no database: connection refused`.
@@ -151,12 +153,12 @@ package struct CertificateExplanation: Sendable {
             return "result: refused (\(failure.reason?.code ?? "the certificate cannot be read"))"
         }
         let name = clientID ?? ""
-        guard let grant else {
+        guard let endpoints = grantedEndpoints else {
             return "result: accepted as client \(name) by the TLS checks; authorization not checked (no registry)"
         }
-        if grant.endpoints.contains("*") { return "result: accepted as client \(name) on every endpoint (*)" }
-        if grant.endpoints.isEmpty { return "result: accepted as client \(name) on no endpoints (none granted)" }
-        return "result: accepted as client \(name) on endpoints \(grant.endpoints.joined(separator: ","))"
+        if endpoints.contains("*") { return "result: accepted as client \(name) on every endpoint (*)" }
+        if endpoints.isEmpty { return "result: accepted as client \(name) on no endpoints (none granted)" }
+        return "result: accepted as client \(name) on endpoints \(endpoints.joined(separator: ","))"
     }
 
     /// Every output line: the steps, then the result.

@@ -1,6 +1,7 @@
+package import TLS
+
 /// One client's registry row, as the authorization decision needs it (the `clients` table's `enabled`,
-/// `endpoints`, `pins_sha256` and `issuers_sha256`). The TLS module knows nothing of the database: the caller
-/// fills this in.
+/// `endpoints`, `pins_sha256` and `issuers_sha256`), filled in by the bookkeeper or by `certs explain`.
 package struct ClientGrant: Sendable, Hashable {
     /// The client id (the certificate CN it was looked up by).
     package var clientID: String
@@ -110,5 +111,34 @@ package enum ClientAuthorizationPolicy {
                 .fail("issuer", .issuerMismatch, "\(issuer); not among \(grant.issuersSHA256.count) issuer(s)"))
         }
         return steps
+    }
+}
+
+// MARK: - Authorization reason codes
+
+extension RefusalReason {
+    /// The CN is not a registered client.
+    package static let unknownClient = RefusalReason(code: "unknown_client")
+    /// The client is registered but disabled.
+    package static let clientDisabled = RefusalReason(code: "client_disabled")
+    /// The client is not granted the requested endpoint.
+    package static let endpointNotGranted = RefusalReason(code: "endpoint_not_granted")
+    /// The leaf's SHA-256 is not one of the client's pins.
+    package static let pinMismatch = RefusalReason(code: "pin_mismatch")
+    /// The issuing CA's SHA-256 is not one of the client's issuers.
+    package static let issuerMismatch = RefusalReason(code: "issuer_mismatch")
+
+    /// Every SPEC reason code, in SPEC order: TLS's, then authorization's.
+    package static let all: [RefusalReason] =
+        handshakeAndIdentity + [.unknownClient, .clientDisabled, .endpointNotGranted, .pinMismatch, .issuerMismatch]
+}
+
+extension CertificateExplanation {
+    /// Adds the registry steps for the client's row (`nil` = not registered), as the receiver would decide.
+    package mutating func authorize(grant: ClientGrant?, endpoint: String?) {
+        guard let certificate else { return }
+        addRegistrySteps(
+            ClientAuthorizationPolicy.explainSteps(certificate: certificate, grant: grant, endpoint: endpoint),
+            endpoints: grant?.endpoints)
     }
 }
