@@ -9,8 +9,7 @@ final class AdminConnection: EventHandler {
     private let socket: Socket
     private unowned let acceptor: AdminAcceptor
     private var parser = HTTPRequestParser()
-    private var output: [UInt8] = []
-    private var outputOffset = 0
+    private var output = PendingWrites()
     private var closeWhenFlushed = false
     private var interest: EpollEvents = .readable
     private var isClosed = false
@@ -71,29 +70,27 @@ final class AdminConnection: EventHandler {
 
     private func send(_ response: HTTPResponse, keepAlive: Bool) {
         output.append(
-            contentsOf: response.encoded(
+            response.encoded(
                 keepAlive: keepAlive, date: HTTPDate(secondsSince1970: acceptor.wallClockSeconds)))
         if !keepAlive { closeWhenFlushed = true }
         flush()
     }
 
     private func flush() {
-        while outputOffset < output.count {
-            let written: Int?
+        let result = output.flush { buffer in
             do {
-                written = try output.withUnsafeBytes { buffer throws(SystemError) in
-                    try socket.write(UnsafeRawBufferPointer(rebasing: buffer[outputOffset...]))
-                }
+                return try socket.write(buffer).map { .wrote($0) } ?? .wouldBlock
             } catch {
-                return close()
+                return .failed
             }
-            guard let written else { return setInterest([.readable, .writable]) }
-            outputOffset += written
         }
-        output.removeAll(keepingCapacity: true)
-        outputOffset = 0
-        if closeWhenFlushed { return close() }
-        setInterest(.readable)
+        switch result {
+        case .wouldBlock: setInterest([.readable, .writable])
+        case .failed: close()
+        case .drained:
+            if closeWhenFlushed { return close() }
+            setInterest(.readable)
+        }
     }
 
     private func setInterest(_ wanted: EpollEvents) {

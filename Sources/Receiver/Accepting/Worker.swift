@@ -252,41 +252,4 @@ final class Worker: EventHandler {
     func submit(_ delivery: Delivery, from connection: Connection) {
         shared.writer.submit(DeliveryTicket(delivery: delivery, connectionID: connection.id, replies: completions))
     }
-
-    /// Builds the row for a finished request: every SPEC column (headers as `[name, value]` pairs in
-    /// arrival order, exact body bytes, body_json eligibility, SHA-256, certificate and TLS facts).
-    func makeDelivery(
-        _ flight: Connection.InFlight, peer: PeerCertificate, remote: SocketAddress, tlsVersion: String,
-        tlsCipher: String
-    ) -> Delivery {
-        var headers: [UInt8] = [UInt8(ascii: "[")]
-        for (index, header) in flight.head.headers.enumerated() {
-            if index > 0 { headers.append(UInt8(ascii: ",")) }
-            headers.append(UInt8(ascii: "["))
-            JSONString.append(header.name, to: &headers)
-            headers.append(UInt8(ascii: ","))
-            JSONString.append(header.value, to: &headers)
-            headers.append(UInt8(ascii: "]"))
-        }
-        headers.append(UInt8(ascii: "]"))
-        return Delivery(
-            id: UUIDv4.make(), clientID: flight.clientID, endpoint: flight.endpoint, method: flight.head.method,
-            path: flight.head.path, query: flight.head.query, headersJSON: String(decoding: headers, as: UTF8.self),
-            contentType: flight.head.firstValue(of: "Content-Type"), body: flight.body,
-            bodyIsJSON: JSONText.isJSONBCompatible(flight.body), bodySHA256: SHA256Digest.hex(flight.body),
-            idempotencyKey: Self.idempotencyKey(flight.head), certSubject: peer.subject, certIssuer: peer.issuer,
-            certSerial: peer.serialHex, certSHA256: peer.sha256, certNotAfter: peer.notAfter,
-            remoteAddress: remote.host, tlsVersion: tlsVersion, tlsCipher: tlsCipher)
-    }
-
-    /// SPEC: the first of `webhook-id`, `X-GitHub-Delivery`, `Idempotency-Key` that is present and
-    /// non-empty.
-    private static let idempotencyHeaders = ["webhook-id", "X-GitHub-Delivery", "Idempotency-Key"]
-
-    static func idempotencyKey(_ head: HTTPRequestHead) -> String? {
-        for name in idempotencyHeaders {
-            if let value = head.firstValue(of: name), !value.isEmpty { return value }
-        }
-        return nil
-    }
 }

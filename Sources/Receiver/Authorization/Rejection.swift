@@ -103,3 +103,21 @@ package final class RejectionRecorder: Sendable {
         return queue.drain()
     }
 }
+
+extension Rejection {
+    /// The `detail` stored with an authorization refusal: what was wrong, in words, never request data
+    /// beyond the endpoint name (which authorization already validated).
+    static func detail(for reason: RefusalReason, endpoint: String) -> String {
+        switch reason {
+        case .unknownClient: return "the certificate's CN is not a registered client"
+        case .clientDisabled: return "the client is disabled"
+        case .endpointNotGranted: return "the client is not granted endpoint \(endpoint)"
+        case .pinMismatch: return "the certificate's SHA-256 is not one of the client's pins"
+        case .issuerMismatch: return "the certificate's issuer is not one of the client's issuers"
+        case .noCN: return "the certificate subject has no usable CN"
+        case .ambiguousCN: return "the certificate subject has more than one CN"
+        case .expired: return "the client certificate expired during the session"
+        default: return reason.code
+        }
+    }
+}

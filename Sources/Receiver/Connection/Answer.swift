@@ -1,0 +1,77 @@
+package import HTTP1
+package import TLS
+
+/// Every answer the webhook port gives, and its exact bytes (SPEC "HTTP answers"). The connection picks
+/// one; this is the only place a status, error code, message or Retry-After is spelled.
+package enum Answer: Equatable {
+    case stored(id: String)
+    case duplicate(id: String)
+    /// The path is not `/webhooks/<endpoint>` with a valid endpoint name.
+    case notFound
+    case methodNotAllowed
+    case forbidden(RefusalReason)
+    case lengthRequired
+    case payloadTooLarge(limit: Int)
+    case requestTimeout
+    /// The request could not be parsed (400, 431, 501, …).
+    case malformed(HTTPParseError)
+    /// Not stored: the database is unreachable or the commit did not return in time.
+    case databaseUnavailable
+    /// Not stored: the server is stopping.
+    case shuttingDown
+    /// The database refused the row for another reason.
+    case internalError
+
+    /// Seconds a client is asked to wait before it retries a 503.
+    package static let retryAfterSeconds = 5
+
+    /// The answer for a writer's outcome.
+    package init(_ outcome: DeliveryOutcome) {
+        switch outcome {
+        case .stored(let id): self = .stored(id: id)
+        case .duplicate(let id): self = .duplicate(id: id)
+        case .unavailable: self = .databaseUnavailable
+        case .failed: self = .internalError
+        }
+    }
+
+    package var response: HTTPResponse {
+        switch self {
+        case .stored(let id):
+            return .json(status: 200, #"{"delivery_id":"\#(id)","duplicate":false}"#)
+        case .duplicate(let id):
+            return .json(status: 200, #"{"delivery_id":"\#(id)","duplicate":true}"#)
+        case .notFound:
+            return .error(status: 404, code: "not_found", message: "There is no webhook endpoint at this path.")
+        case .methodNotAllowed:
+            return .error(
+                status: 405, code: "method_not_allowed", message: "Webhook endpoints accept POST only.",
+                headers: [HTTPHeader(name: "Allow", value: "POST")])
+        case .forbidden(let reason):
+            return .error(status: 403, code: reason.code, message: "This client is not authorized for this endpoint.")
+        case .lengthRequired:
+            return .error(
+                status: 411, code: "length_required", message: "A webhook needs Content-Length or chunked encoding.")
+        case .payloadTooLarge(let limit):
+            return .error(status: 413, code: "payload_too_large", message: "The body is larger than \(limit) bytes.")
+        case .requestTimeout:
+            return .error(status: 408, code: "request_timeout", message: "The request was not finished in time.")
+        case .malformed(let error):
+            return .error(status: error.status, code: error.code.name, message: error.message)
+        case .databaseUnavailable:
+            return Self.retryLater(
+                code: "database_unavailable", message: "The delivery could not be stored; retry later.")
+        case .shuttingDown:
+            return Self.retryLater(code: "shutting_down", message: "The server is shutting down; retry later.")
+        case .internalError:
+            return .error(status: 500, code: "internal_error", message: "The delivery could not be stored.")
+        }
+    }
+
+    /// The one 503: nothing was stored, try again after `Retry-After`.
+    private static func retryLater(code: String, message: String) -> HTTPResponse {
+        .error(
+            status: 503, code: code, message: message,
+            headers: [HTTPHeader(name: "Retry-After", value: "\(retryAfterSeconds)")])
+    }
+}

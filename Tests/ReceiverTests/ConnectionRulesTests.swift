@@ -1,0 +1,155 @@
+import HTTP1
+import Receiver
+import TLS
+import Testing
+
+/// The connection's decisions, without sockets: which answer for which head, what each answer says,
+/// and which deadline runs when.
+@Suite("Connection rules")
+struct ConnectionRulesTests {
+    static func head(
+        _ method: String = "POST", _ target: String = "/webhooks/orders", framing: BodyFraming = .contentLength(10),
+        keepAlive: Bool = true, expectsContinue: Bool = false, headers: [HTTPHeader] = []
+    ) -> HTTPRequestHead {
+        HTTPRequestHead(
+            method: method, target: target, version: .http11, headers: headers, framing: framing, keepAlive: keepAlive,
+            expectsContinue: expectsContinue)
+    }
+
+    /// Decides with an authorizer that records whether it was asked.
+    static func decide(
+        _ head: HTTPRequestHead, buffered: Int = 0, authorize: Result<String, Refusal> = .success("acme")
+    ) -> (HeadDecision, asked: [String]) {
+        var asked: [String] = []
+        let decision = HeadDecision.decide(
+            head, maxBodyBytes: 1_000, maxDrainBytes: 100, bufferedBytes: buffered
+        ) { endpoint in
+            asked.append(endpoint)
+            return authorize
+        }
+        return (decision, asked)
+    }
+
+    // MARK: - Head decisions, in SPEC order 404 → 405 → 403 → 411/413
+
+    @Test(arguments: [
+        "/", "/webhook/orders", "/webhooks/", "/webhooks/a/b", "/webhooks/%41",
+        "/webhooks/" + String(repeating: "a", count: 65),
+    ])
+    func pathsOutsideTheWebhookTreeAre404BeforeAuthorization(_ target: String) {
+        let (decision, asked) = Self.decide(Self.head("POST", target))
+        #expect(decision == .answerEarly(.notFound, keepAlive: true))
+        #expect(asked.isEmpty)
+    }
+
+    @Test func aWrongMethodIs405BeforeAuthorizationAnd404BeatsIt() {
+        let (decision, asked) = Self.decide(Self.head("GET"))
+        #expect(decision == .answerEarly(.methodNotAllowed, keepAlive: true))
+        #expect(asked.isEmpty)
+        #expect(Self.decide(Self.head("GET", "/nope")).0 == .answerEarly(.notFound, keepAlive: true))
+    }
+
+    @Test func earlyAnswersKeepTheConnectionOnlyWhenTheBodyCanDrain() {
+        #expect(
+            Self.decide(Self.head("GET", framing: .contentLength(101))).0
+                == .answerEarly(.methodNotAllowed, keepAlive: false))
+        #expect(Self.decide(Self.head("GET", framing: .chunked)).0 == .answerEarly(.methodNotAllowed, keepAlive: true))
+        #expect(Self.decide(Self.head("HEAD")).0 == .answerEarly(.methodNotAllowed, keepAlive: false))
+        #expect(
+            Self.decide(Self.head("PUT", expectsContinue: true)).0 == .answerEarly(.methodNotAllowed, keepAlive: false))
+        #expect(Self.decide(Self.head("GET", keepAlive: false)).0 == .answerEarly(.methodNotAllowed, keepAlive: false))
+    }
+
+    @Test func aRefusalIs403WithItsReasonBeforeFramingIsLookedAt() {
+        let refusal = Refusal(reason: .endpointNotGranted, detail: "not granted")
+        let (decision, asked) = Self.decide(Self.head(framing: .none), authorize: .failure(refusal))
+        #expect(decision == .refuse(.endpointNotGranted, detail: "not granted", endpoint: "orders"))
+        #expect(asked == ["orders"])
+    }
+
+    @Test func framingIsCheckedAfterAuthorization() {
+        #expect(
+            Self.decide(Self.head(framing: .none)).0 == .reject(.lengthRequired, endpoint: "orders", clientID: "acme"))
+        #expect(
+            Self.decide(Self.head(framing: .contentLength(1_001))).0
+                == .reject(.payloadTooLarge(limit: 1_000), endpoint: "orders", clientID: "acme"))
+        #expect(
+            Self.decide(Self.head(framing: .contentLength(1_000))).0
+                == .accept(endpoint: "orders", clientID: "acme", sendContinue: false))
+        #expect(
+            Self.decide(Self.head(framing: .chunked)).0
+                == .accept(endpoint: "orders", clientID: "acme", sendContinue: false))
+    }
+
+    @Test func continueIsSentOnlyWhenAskedAndTheBodyIsNotAlreadyHere() {
+        #expect(
+            Self.decide(Self.head(expectsContinue: true)).0
+                == .accept(endpoint: "orders", clientID: "acme", sendContinue: true))
+        #expect(
+            Self.decide(Self.head(expectsContinue: true), buffered: 3).0
+                == .accept(endpoint: "orders", clientID: "acme", sendContinue: false))
+    }
+
+    // MARK: - Answers
+
+    static func text(_ answer: Answer) -> String { String(decoding: answer.response.body, as: UTF8.self) }
+    static func header(_ answer: Answer, _ name: String) -> String? {
+        answer.response.headers.first { $0.name == name }?.value
+    }
+
+    @Test func everyOutcomeHasItsStatusCodeAndBody() {
+        #expect(Answer(.stored(id: "a")).response.status == 200)
+        #expect(Self.text(Answer(.stored(id: "a"))) == #"{"delivery_id":"a","duplicate":false}"#)
+        #expect(Self.text(Answer(.duplicate(id: "b"))) == #"{"delivery_id":"b","duplicate":true}"#)
+        #expect(Answer(.failed).response.status == 500)
+        #expect(Self.text(.forbidden(.pinMismatch)).contains(#""error":"pin_mismatch""#))
+        #expect(Answer.forbidden(.pinMismatch).response.status == 403)
+        #expect(Answer.notFound.response.status == 404)
+        #expect(Self.header(.methodNotAllowed, "Allow") == "POST")
+        #expect(Answer.lengthRequired.response.status == 411)
+        #expect(Self.text(.payloadTooLarge(limit: 7)).contains("larger than 7 bytes"))
+        #expect(Answer.requestTimeout.response.status == 408)
+    }
+
+    @Test func every503SaysRetryAfterAndNothingElseDoes() {
+        for answer in [Answer(.unavailable), .shuttingDown] {
+            #expect(answer.response.status == 503)
+            #expect(Self.header(answer, "Retry-After") == "5")
+        }
+        #expect(Self.text(Answer(.unavailable)).contains(#""error":"database_unavailable""#))
+        #expect(Self.text(.shuttingDown).contains(#""error":"shutting_down""#))
+        for answer in [Answer.stored(id: "x"), .notFound, .forbidden(.unknownClient), .internalError, .requestTimeout] {
+            #expect(Self.header(answer, "Retry-After") == nil)
+        }
+    }
+
+    // MARK: - Deadlines
+
+    static func situation(
+        _ body: DeadlineSituation.Body = .none, buffered: Int = 0, requests: Int = 1, awaiting: Bool = false
+    ) -> DeadlineSituation {
+        DeadlineSituation(body: body, bufferedBytes: buffered, requestCount: requests, awaitingCommit: awaiting)
+    }
+
+    @Test func waitingArmsBodyThenHeaderThenIdleAndKeepsARunningOne() {
+        #expect(ConnectionDeadline.whileWaiting(Self.situation(.reading), current: .header) == .body)
+        #expect(ConnectionDeadline.whileWaiting(Self.situation(.reading), current: .body) == nil)
+        #expect(ConnectionDeadline.whileWaiting(Self.situation(.discarding), current: .discard) == .discard)
+        #expect(ConnectionDeadline.whileWaiting(Self.situation(buffered: 5), current: .idle) == .header)
+        // A head trickling in does not restart its header deadline.
+        #expect(ConnectionDeadline.whileWaiting(Self.situation(buffered: 5), current: .header) == nil)
+        #expect(ConnectionDeadline.whileWaiting(Self.situation(), current: .body) == .idle)
+        #expect(ConnectionDeadline.whileWaiting(Self.situation(requests: 0), current: .header) == nil)
+    }
+
+    @Test func expiryClosesQuietlyWhenNothingWasSentAndAnswersOtherwise() {
+        #expect(ConnectionDeadline.expired(.header, Self.situation()) == .close)
+        #expect(ConnectionDeadline.expired(.header, Self.situation(buffered: 1)) == .answer(.requestTimeout))
+        #expect(ConnectionDeadline.expired(.body, Self.situation(.reading)) == .answer(.requestTimeout))
+        #expect(ConnectionDeadline.expired(.handshake, Self.situation()) == .handshakeTimedOut)
+        #expect(ConnectionDeadline.expired(.discard, Self.situation(.discarding)) == .endAfterAnswer)
+        #expect(ConnectionDeadline.expired(.idle, Self.situation()) == .close)
+        #expect(ConnectionDeadline.expired(.commit, Self.situation(awaiting: true)) == .answer(.databaseUnavailable))
+        #expect(ConnectionDeadline.expired(.commit, Self.situation()) == .close)
+    }
+}
