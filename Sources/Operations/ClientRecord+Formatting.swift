@@ -1,14 +1,20 @@
 import Foundation
 
 extension ClientRecord {
-    /// A JSON object with SPEC's column names, for `--json` output.
-    package var jsonObject: [String: Any] {
-        [
-            "client_id": clientID, "description": description, "enabled": enabled, "endpoints": endpoints,
-            "pins_sha256": pinsSHA256, "issuers_sha256": issuersSHA256, "created_at": createdAt,
-            "updated_at": updatedAt, "last_seen_at": lastSeenAt ?? NSNull(),
-            "last_cert_not_after": lastCertNotAfter ?? NSNull(),
-        ]
+    /// A JSON object with SPEC's column names, in column order, for `--json` output.
+    package var jsonObject: JSONObject {
+        var object = JSONObject()
+        object.add("client_id", clientID)
+        object.add("description", description)
+        object.add("enabled", enabled)
+        object.add("endpoints", endpoints)
+        object.add("pins_sha256", pinsSHA256)
+        object.add("issuers_sha256", issuersSHA256)
+        object.add("created_at", createdAt)
+        object.add("updated_at", updatedAt)
+        object.add("last_seen_at", lastSeenAt)
+        object.add("last_cert_not_after", lastCertNotAfter)
+        return object
     }
 
     /// `key: value` lines for `clients show`.
@@ -41,9 +47,9 @@ extension ClientRecord {
         return TextTable.render(header: header, rows: rows)
     }
 
-    /// JSON text of `records`, pretty-printed with sorted keys.
+    /// `clients list --json`.
     package static func json(_ records: [ClientRecord]) -> String {
-        TextTable.json(records.map(\.jsonObject))
+        JSONObject.pretty(records.map(\.jsonObject))
     }
 }
 
@@ -63,14 +69,5 @@ package enum TextTable {
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
         }.joined(separator: "\n")
-    }
-
-    /// Pretty, key-sorted JSON for any JSON-compatible value.
-    package static func json(_ value: Any) -> String {
-        guard
-            let data = try? JSONSerialization.data(
-                withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        else { return "null" }
-        return String(decoding: data, as: UTF8.self)
     }
 }

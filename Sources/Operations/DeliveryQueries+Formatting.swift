@@ -31,25 +31,27 @@ extension DeliverySummary {
 
     /// One compact JSON object with SPEC's column names; `body_json` is the database's own jsonb text,
     /// so numbers keep every digit.
-    package var json: String {
-        var members: [(String, String)] = [
-            ("id", JSONString.quoted(id)), ("received_at", JSONString.quoted(receivedAt)),
-            ("client_id", JSONString.quoted(clientID)), ("endpoint", JSONString.quoted(endpoint)),
-            ("method", JSONString.quoted(method)), ("path", JSONString.quoted(path)),
-        ]
-        members.append(("query", query.map(JSONString.quoted) ?? "null"))
-        members.append(("content_type", contentType.map(JSONString.quoted) ?? "null"))
-        members.append(("body_bytes", String(bodyBytes)))
-        members.append(("body_sha256", JSONString.quoted(bodySHA256)))
-        members.append(("idempotency_key", idempotencyKey.map(JSONString.quoted) ?? "null"))
-        members.append(("processing_state", JSONString.quoted(processingState)))
-        members.append(("body_json", bodyJSON ?? "null"))
-        return "{" + members.map { JSONString.quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
+    package var json: JSONObject {
+        var object = JSONObject()
+        object.add("id", id)
+        object.add("received_at", receivedAt)
+        object.add("client_id", clientID)
+        object.add("endpoint", endpoint)
+        object.add("method", method)
+        object.add("path", path)
+        object.add("query", query)
+        object.add("content_type", contentType)
+        object.add("body_bytes", bodyBytes)
+        object.add("body_sha256", bodySHA256)
+        object.add("idempotency_key", idempotencyKey)
+        object.add("processing_state", processingState)
+        object.add("body_json", json: bodyJSON)
+        return object
     }
 
     /// `deliveries list --json`: a pretty-printed array of `json` objects.
     package static func json(_ deliveries: [DeliverySummary]) -> String {
-        BodyText.prettyJSON(Array(("[" + deliveries.map(\.json).joined(separator: ",") + "]").utf8))
+        JSONObject.pretty(deliveries.map(\.json))
     }
 }
 

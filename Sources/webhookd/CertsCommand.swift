@@ -16,8 +16,8 @@ struct CertsCommand: ParsableCommand {
 
     /// Runs `body`, reporting a `TLSError` as one line with exit 64 (bad input) or 1 (refused or failed).
     @discardableResult
-    static func reporting<T>(_ body: () throws -> T) -> T {
-        reportingFailures {
+    static func reporting<T>(_ body: () throws -> T) throws(ExitCode) -> T {
+        try reportingFailures {
             do {
                 return try body()
             } catch let error as TLSError {
@@ -65,7 +65,7 @@ struct CertsCommand: ParsableCommand {
         @Flag(help: "Replace existing files") var force = false
 
         func run() throws {
-            CertsCommand.reporting {
+            try CertsCommand.reporting {
                 let directory = CertsCommand.directory(dir)
                 let result = try DevPKI.initialize(
                     directory: directory, keyType: try KeyTypeOption.resolve(keyType),
@@ -95,7 +95,7 @@ struct CertsCommand: ParsableCommand {
         @Flag(help: "Replace this client's existing files") var force = false
 
         func run() throws {
-            CertsCommand.reporting {
+            try CertsCommand.reporting {
                 let authority = try DevCertificateAuthority(directory: CertsCommand.directory(dir))
                 let issued = try authority.issueClient(
                     id, days: try Environment.integer(days, flag: "days", default: 365),
@@ -121,7 +121,7 @@ struct CertsCommand: ParsableCommand {
         @Flag(help: "Replace an existing certificate file") var force = false
 
         func run() throws {
-            CertsCommand.reporting {
+            try CertsCommand.reporting {
                 let authority = try DevCertificateAuthority(directory: CertsCommand.directory(dir))
                 let issued = try authority.signRequest(
                     file: file, days: try Environment.integer(days, flag: "days", default: 365),
@@ -143,7 +143,7 @@ struct CertsCommand: ParsableCommand {
         @Flag(help: "Print JSON") var json = false
 
         func run() throws {
-            CertsCommand.reporting {
+            try CertsCommand.reporting {
                 let inspection = try CertificateInspection.inspect(
                     path: file, keyPath: Environment.value(key, flag: "key"),
                     passphrasePath: Environment.value(passphraseFile, flag: "passphrase-file"))
@@ -167,7 +167,7 @@ struct CertsCommand: ParsableCommand {
         @Option(help: "Days until the CRL's next update [30]") var days: Int?
 
         func run() throws {
-            CertsCommand.reporting {
+            try CertsCommand.reporting {
                 let authority = try DevCertificateAuthority(directory: CertsCommand.directory(dir))
                 let update = try authority.revoke(
                     certificateFile: file, days: try Environment.integer(days, flag: "days", default: 30))
@@ -183,7 +183,7 @@ struct CertsCommand: ParsableCommand {
         @Option(help: "Days until the CRL's next update [30]") var days: Int?
 
         func run() throws {
-            CertsCommand.reporting {
+            try CertsCommand.reporting {
                 let authority = try DevCertificateAuthority(directory: CertsCommand.directory(dir))
                 let update = try authority.refreshCRL(days: try Environment.integer(days, flag: "days", default: 30))
                 print(update.lines.joined(separator: "\n"))
@@ -211,7 +211,7 @@ struct CertsCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            let accepted = CertsCommand.reporting {
+            let accepted = try CertsCommand.reporting {
                 let defaults = CertsDirectory("certs")
                 var crlPaths = Environment.values(crls, flag: "crl")
                 let caPath: String

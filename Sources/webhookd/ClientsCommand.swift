@@ -39,7 +39,7 @@ struct ClientsCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            reportingFailures {
+            try reportingFailures {
                 let record = try ClientsCommand.withRegistry(database) {
                     try $0.add(
                         clientID: id, endpoints: endpoints, description: description, pins: pins, issuers: issuers)
@@ -58,7 +58,7 @@ struct ClientsCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            reportingFailures {
+            try reportingFailures {
                 let records = try ClientsCommand.withRegistry(database) { try $0.list() }
                 if json {
                     print(ClientRecord.json(records))
@@ -78,9 +78,9 @@ struct ClientsCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            reportingFailures {
+            try reportingFailures {
                 let record = try ClientsCommand.withRegistry(database) { try $0.show(id) }
-                print(json ? TextTable.json(record.jsonObject) : record.detailLines.joined(separator: "\n"))
+                print(json ? record.jsonObject.pretty : record.detailLines.joined(separator: "\n"))
             }
         }
     }
@@ -91,7 +91,7 @@ struct ClientsCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            reportingFailures {
+            try reportingFailures {
                 try ClientsCommand.withRegistry(database) { try $0.setEnabled(id, false) }
                 print("disabled client \(id)")
             }
@@ -104,7 +104,7 @@ struct ClientsCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            reportingFailures {
+            try reportingFailures {
                 try ClientsCommand.withRegistry(database) { try $0.setEnabled(id, true) }
                 print("enabled client \(id)")
             }
@@ -117,7 +117,7 @@ struct ClientsCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            reportingFailures {
+            try reportingFailures {
                 try ClientsCommand.withRegistry(database) { try $0.remove(id) }
                 print("removed client \(id)")
             }
@@ -131,7 +131,7 @@ struct ClientsCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            reportingFailures {
+            try reportingFailures {
                 let record = try ClientsCommand.withRegistry(database) { try $0.grant(id, endpoint: endpoint) }
                 print("client \(id) endpoints: \(record.endpoints.joined(separator: ","))")
             }
@@ -146,7 +146,7 @@ struct ClientsCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            reportingFailures {
+            try reportingFailures {
                 let record = try ClientsCommand.withRegistry(database) { try $0.revokeEndpoint(id, endpoint: endpoint) }
                 let left = record.endpoints.isEmpty ? "(none)" : record.endpoints.joined(separator: ",")
                 print("client \(id) endpoints: \(left)")

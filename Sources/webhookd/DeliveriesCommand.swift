@@ -56,7 +56,7 @@ struct DeliveriesCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            reportingFailures {
+            try reportingFailures {
                 let filter = try filter.filter(limit: try Environment.integer(limit, flag: "limit", default: 50))
                 let deliveries = try DeliveriesCommand.withQueries(database) { try $0.list(filter) }
                 if json {
@@ -77,7 +77,7 @@ struct DeliveriesCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            reportingFailures {
+            try reportingFailures {
                 let detail = try DeliveriesCommand.withQueries(database) { try $0.show(id) }
                 print(detail.text)
             }
@@ -95,7 +95,7 @@ struct DeliveriesCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            reportingFailures {
+            try reportingFailures {
                 let filter = try filter.filter(limit: DeliveryFilter.maximumLimit)
                 try DeliveriesCommand.withQueries(database) { queries in
                     // Signals become data once the database is open (the embedded cluster, if started, runs

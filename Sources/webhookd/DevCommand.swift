@@ -18,7 +18,7 @@ struct DevCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        reportingFailures {
+        try reportingFailures {
             let address: SocketAddress
             do {
                 address = try SocketAddress(parsing: listen)

@@ -52,23 +52,25 @@ struct CommandFailure: Error, CustomStringConvertible {
 }
 
 extension CommandFailure {
-    /// Prints the line and exits with the code; what every command's `run` ends with on failure.
-    func exit() -> Never {
+    /// Prints the line; ArgumentParser then exits with `exitCode`.
+    func report() -> ExitCode {
         FileHandle.standardError.write(Data(("webhookd: " + message + "\n").utf8))
-        Foundation.exit(exitCode)
+        return ExitCode(exitCode)
     }
 }
 
 /// Runs a command body, turning a `CommandFailure` into its line and exit code (any other error: its
-/// description and exit 1).
+/// description and exit 1), exiting through ArgumentParser's `ExitCode`.
 @discardableResult
-func reportingFailures<T>(_ body: () throws -> T) -> T {
+func reportingFailures<T>(_ body: () throws -> T) throws(ExitCode) -> T {
     do {
         return try body()
     } catch let failure as CommandFailure {
-        failure.exit()
+        throw failure.report()
+    } catch let code as ExitCode {
+        throw code
     } catch {
-        CommandFailure.failure(String(describing: error)).exit()
+        throw CommandFailure.failure(String(describing: error)).report()
     }
 }
 

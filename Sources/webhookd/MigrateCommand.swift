@@ -8,7 +8,7 @@ struct MigrateCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        reportingFailures {
+        try reportingFailures {
             let migrator = try database.migrator()
             let applied = try database.withConnection { connection in
                 do {

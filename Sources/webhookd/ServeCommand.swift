@@ -13,7 +13,7 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        reportingFailures {
+        try reportingFailures {
             let format = try options.resolvedLogFormat()
             let configuration = try options.configuration()
             let wait = try options.databaseWaitDuration()

@@ -6,10 +6,15 @@ package import Postgres
 import Synchronization
 import TLS
 
-/// A configuration problem found at start: the command prints `message` and exits 64.
+/// A configuration problem found at start: the command prints `message` and exits 64. The OpenSSL,
+/// libpq or system error behind it is kept in `underlying` for callers that need more than the line.
 package struct ServerStartError: Error, Sendable, CustomStringConvertible {
     package var message: String
-    package init(_ message: String) { self.message = message }
+    package var underlying: (any Error & Sendable)?
+    package init(_ message: String, underlying: (any Error & Sendable)? = nil) {
+        self.message = message
+        self.underlying = underlying
+    }
     package var description: String { message }
 }
 
@@ -48,12 +53,12 @@ package final class Server {
         do {
             context = try TLSContext(configuration: configuration.tls)
         } catch {
-            throw ServerStartError(error.message)
+            throw ServerStartError(error.message, underlying: error)
         }
         do {
             try context.selfTestRefusesAnonymousClient()
         } catch {
-            throw ServerStartError(error.message)
+            throw ServerStartError(error.message, underlying: error)
         }
         for warning in context.warnings { logger.warning("\(warning)") }
         ExpiryReport.log(context, logger: logger)
@@ -76,7 +81,7 @@ package final class Server {
         do {
             try bookkeeper.loadSnapshot(using: connection)
         } catch {
-            throw ServerStartError("cannot read the clients table: \(error.message)")
+            throw ServerStartError("cannot read the clients table: \(error.message)", underlying: error)
         }
         readiness.databaseAnswered()
         let writer: DeliveryWriter
@@ -85,7 +90,7 @@ package final class Server {
                 database: database, threads: configuration.writerThreads, maxBatch: configuration.maxBatch,
                 statistics: statistics, logger: logger)
         } catch {
-            throw ServerStartError("cannot create the delivery writer: \(error)")
+            throw ServerStartError("cannot create the delivery writer: \(error)", underlying: error)
         }
         // The admin socket first: if a listener cannot bind, the unstarted admin listener closes its own.
         let admin = try bindAdminListener()
@@ -116,7 +121,7 @@ package final class Server {
                     })
             }
         } catch {
-            throw ServerStartError("cannot start threads: \(error)")
+            throw ServerStartError("cannot start threads: \(error)", underlying: error)
         }
         logger.info(
             "webhookd listening",
@@ -137,8 +142,8 @@ package final class Server {
             } catch {
                 if ContinuousClock.now >= deadline {
                     throw ServerStartError(
-                        "cannot reach the database (\(database.displayName)) after \(wait.components.seconds) s: \(error.message)"
-                    )
+                        "cannot reach the database (\(database.displayName)) after \(wait.components.seconds) s: \(error.message)",
+                        underlying: error)
                 }
                 logger.warning("waiting for the database", metadata: ["error": "\(error.message)"])
                 usleep(500_000)
@@ -164,7 +169,7 @@ package final class Server {
         } catch let error as ServerStartError {
             throw error
         } catch {
-            throw ServerStartError("cannot check the database schema: \(error)")
+            throw ServerStartError("cannot check the database schema: \(error)", underlying: error)
         }
     }
 
@@ -181,7 +186,8 @@ package final class Server {
             }
         } catch {
             descriptors.forEach(closeFileDescriptor)
-            throw ServerStartError("--listen \(configuration.listen): cannot listen: \(error.reason)")
+            throw ServerStartError(
+                "--listen \(configuration.listen): cannot listen: \(error.reason)", underlying: error)
         }
         boundAddress = address
         return descriptors
@@ -195,7 +201,7 @@ package final class Server {
                 address: address, metrics: { [statistics] in statistics.render(now: $0) }, readiness: readiness,
                 logger: logger)
         } catch {
-            throw ServerStartError("--admin-listen \(address): cannot listen: \(error.reason)")
+            throw ServerStartError("--admin-listen \(address): cannot listen: \(error.reason)", underlying: error)
         }
     }
 
