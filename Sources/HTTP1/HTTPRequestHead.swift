@@ -60,7 +60,12 @@ package struct HTTPRequestHead: Sendable, Equatable {
     /// The value of the first header whose name matches `name` ignoring ASCII case, or `nil`.
     /// - Parameter name: The field name to look for, in any case.
     package func firstValue(of name: String) -> String? {
-        headers.first { ASCII.equalsIgnoringCase($0.name, name) }?.value
+        firstHeader(named: name)?.value
+    }
+
+    /// The first header whose name matches `name` ignoring ASCII case, or `nil`.
+    package func firstHeader(named name: String) -> HTTPHeader? {
+        headers.first { ASCII.equalsIgnoringCase($0.name, name) }
     }
 
     /// The values of every header whose name matches `name` ignoring ASCII case, in arrival order.

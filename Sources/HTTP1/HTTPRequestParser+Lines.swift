@@ -1,3 +1,5 @@
+import Bytes
+
 // MARK: - Line search
 
 extension HTTPRequestParser {
@@ -186,10 +188,11 @@ extension HTTPRequestParser {
             }
             while valueStart < valueEnd && ASCII.isWhitespace(line[valueStart]) { valueStart += 1 }
             while valueEnd > valueStart && ASCII.isWhitespace(line[valueEnd - 1]) { valueEnd -= 1 }
+            let value = UnsafeBufferPointer(rebasing: line[valueStart..<valueEnd])
             return HTTPHeader(
                 name: String(decoding: UnsafeBufferPointer(rebasing: line[..<colon]), as: UTF8.self),
-                value: String(decoding: UnsafeBufferPointer(rebasing: line[valueStart..<valueEnd]), as: UTF8.self)
-            )
+                value: String(decoding: value, as: UTF8.self),
+                valueIsUTF8: value.allSatisfy { $0 < 0x80 } || UTF8Scalars.all(value))
         }
     }
 

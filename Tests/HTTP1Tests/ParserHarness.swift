@@ -93,14 +93,15 @@ func head(
     framing: BodyFraming = .none,
     version: HTTPVersion = .http11,
     keepAlive: Bool = true,
-    expectsContinue: Bool = false
+    expectsContinue: Bool = false,
+    notUTF8: Set<String> = []
 ) -> HTTPParserEvent {
     .head(
         HTTPRequestHead(
             method: method,
             target: target,
             version: version,
-            headers: headers.map { HTTPHeader(name: $0.0, value: $0.1) },
+            headers: headers.map { HTTPHeader(name: $0.0, value: $0.1, valueIsUTF8: !notUTF8.contains($0.0)) },
             framing: framing,
             keepAlive: keepAlive,
             expectsContinue: expectsContinue

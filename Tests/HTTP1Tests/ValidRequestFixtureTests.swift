@@ -69,9 +69,14 @@ struct ValidFixture: Sendable, CustomTestStringConvertible {
             events: [head("GET", "/", [("Host", "x"), ("X-Name", "café ☕")]), .end]
         ),
         ValidFixture(
-            name: "invalid UTF-8 in a value decodes with replacement characters",
+            name: "invalid UTF-8 in a value is flagged (the receiver refuses it), shown with replacement characters",
             bytes: Array("GET / HTTP/1.1\r\nHost: x\r\nX-Bin: a".utf8) + [0xFF, 0xFE] + Array("b\r\n\r\n".utf8),
-            events: [head("GET", "/", [("Host", "x"), ("X-Bin", "a\u{FFFD}\u{FFFD}b")]), .end]
+            events: [head("GET", "/", [("Host", "x"), ("X-Bin", "a\u{FFFD}\u{FFFD}b")], notUTF8: ["X-Bin"]), .end]
+        ),
+        ValidFixture(
+            name: "valid UTF-8 above ASCII in a value is kept as is",
+            bytes: Array("GET / HTTP/1.1\r\nHost: x\r\nX-Name: café ☕\r\n\r\n".utf8),
+            events: [head("GET", "/", [("Host", "x"), ("X-Name", "café ☕")]), .end]
         ),
         ValidFixture(
             name: "HTTP/1.1 keeps the connection alive by default",

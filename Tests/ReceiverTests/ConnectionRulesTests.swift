@@ -75,19 +75,19 @@ struct ConnectionRulesTests {
                 == .reject(.payloadTooLarge(limit: 1_000), endpoint: "orders", clientID: "acme"))
         #expect(
             Self.decide(Self.head(framing: .contentLength(1_000))).0
-                == .accept(endpoint: "orders", clientID: "acme", sendContinue: false))
+                == .accept(endpoint: "orders", clientID: "acme", idempotencyKey: nil, sendContinue: false))
         #expect(
             Self.decide(Self.head(framing: .chunked)).0
-                == .accept(endpoint: "orders", clientID: "acme", sendContinue: false))
+                == .accept(endpoint: "orders", clientID: "acme", idempotencyKey: nil, sendContinue: false))
     }
 
     @Test func continueIsSentOnlyWhenAskedAndTheBodyIsNotAlreadyHere() {
         #expect(
             Self.decide(Self.head(expectsContinue: true)).0
-                == .accept(endpoint: "orders", clientID: "acme", sendContinue: true))
+                == .accept(endpoint: "orders", clientID: "acme", idempotencyKey: nil, sendContinue: true))
         #expect(
             Self.decide(Self.head(expectsContinue: true), buffered: 3).0
-                == .accept(endpoint: "orders", clientID: "acme", sendContinue: false))
+                == .accept(endpoint: "orders", clientID: "acme", idempotencyKey: nil, sendContinue: false))
     }
 
     // MARK: - Answers

@@ -15,7 +15,8 @@ struct DeliveryConstructionTests {
             method: "POST", target: "/webhooks/orders?x=1", version: .http11, headers: headers,
             framing: .contentLength(body.count), keepAlive: true, expectsContinue: false)
         return Delivery(
-            head: head, body: body, endpoint: "orders", clientID: "acme", peer: peer, remoteHost: "127.0.0.1",
+            head: head, body: body, endpoint: "orders", clientID: "acme",
+            idempotencyKey: try? IdempotencyKey.of(head).get(), peer: peer, remoteHost: "127.0.0.1",
             tlsVersion: "TLSv1.3", tlsCipher: "TLS_AES_128_GCM_SHA256")
     }
 
@@ -36,21 +37,50 @@ struct DeliveryConstructionTests {
         #expect(delivery.id.count == 36)
     }
 
+    static func key(_ headers: [HTTPHeader]) -> Result<String?, IdempotencyKey.Problem> {
+        IdempotencyKey.of(
+            HTTPRequestHead(
+                method: "POST", target: "/webhooks/a", version: .http11, headers: headers, framing: .contentLength(0),
+                keepAlive: true, expectsContinue: false))
+    }
+
     @Test func theIdempotencyKeyIsTheFirstNonEmptyOfTheThreeHeadersInSpecOrder() {
-        #expect(Self.delivery(headers: []).idempotencyKey == nil)
+        #expect(Self.key([]) == .success(nil))
         #expect(
-            Self.delivery(headers: [
+            Self.key([
                 HTTPHeader(name: "Idempotency-Key", value: "c"), HTTPHeader(name: "X-GitHub-Delivery", value: "b"),
-            ]).idempotencyKey == "b")
-        #expect(
-            Self.delivery(headers: [
-                HTTPHeader(name: "webhook-id", value: ""), HTTPHeader(name: "idempotency-key", value: "c"),
-            ]).idempotencyKey == "c")
-        #expect(
-            Self.delivery(headers: [
-                HTTPHeader(name: "Webhook-Id", value: "a"), HTTPHeader(name: "Idempotency-Key", value: "c"),
             ])
-            .idempotencyKey == "a")
+                == .success("b"))
+        #expect(
+            Self.key([HTTPHeader(name: "webhook-id", value: ""), HTTPHeader(name: "idempotency-key", value: "c")])
+                == .success("c"))
+        #expect(
+            Self.key([HTTPHeader(name: "Webhook-Id", value: "a"), HTTPHeader(name: "Idempotency-Key", value: "c")])
+                == .success("a"))
+        #expect(Self.delivery(headers: [HTTPHeader(name: "webhook-id", value: "evt 1")]).idempotencyKey == "evt 1")
+    }
+
+    @Test func keysThatCannotBeStoredExactlyAreRefusedNotReplaced() {
+        let notUTF8 = HTTPHeader(name: "Idempotency-Key", value: "a\u{FFFD}", valueIsUTF8: false)
+        #expect(Self.key([notUTF8]) == .failure(.invalidKey(header: "Idempotency-Key", why: "is not valid UTF-8")))
+        let long = HTTPHeader(name: "webhook-id", value: String(repeating: "k", count: 1_025))
+        #expect(Self.key([long]) == .failure(.invalidKey(header: "webhook-id", why: "is longer than 1024 bytes")))
+        #expect(
+            Self.key([HTTPHeader(name: "webhook-id", value: String(repeating: "k", count: 1_024))]) != .success(nil))
+        for control in ["a\tb", "a\u{7F}", "a\u{85}b"] {
+            #expect(
+                Self.key([HTTPHeader(name: "webhook-id", value: control)])
+                    == .failure(.invalidKey(header: "webhook-id", why: "holds a control character")))
+        }
+        // Another header that is not UTF-8 is refused too, so two requests never look equal after decoding.
+        let other = HTTPHeader(name: "X-Trace", value: "\u{FFFD}", valueIsUTF8: false)
+        #expect(
+            Self.key([HTTPHeader(name: "webhook-id", value: "ok"), other])
+                == .failure(.headerNotUTF8(header: "X-Trace")))
+        // A later, ignored key header that is not UTF-8 is still a header that cannot be stored.
+        #expect(
+            Self.key([HTTPHeader(name: "webhook-id", value: "ok"), notUTF8])
+                == .failure(.headerNotUTF8(header: "Idempotency-Key")))
     }
 
     @Test func aBodyThatIsNotJSONIsStoredButNotAsJSON() {

@@ -13,6 +13,8 @@ package enum Answer: Equatable {
     case lengthRequired
     case payloadTooLarge(limit: Int)
     case requestTimeout
+    /// A key or header value that cannot be stored exactly (400, before the body is read).
+    case badBytes(IdempotencyKey.Problem)
     /// The request could not be parsed (400, 431, 501, …).
     case malformed(HTTPParseError)
     /// Not stored: the database is unreachable or the commit did not return in time.
@@ -56,6 +58,11 @@ package enum Answer: Equatable {
             return .error(status: 413, code: "payload_too_large", message: "The body is larger than \(limit) bytes.")
         case .requestTimeout:
             return .error(status: 408, code: "request_timeout", message: "The request was not finished in time.")
+        case .badBytes(.invalidKey(let header, let why)):
+            return .error(status: 400, code: "invalid_idempotency_key", message: "The \(header) header \(why).")
+        case .badBytes(.headerNotUTF8(let header)):
+            return .error(
+                status: 400, code: "bad_request", message: "The \(header) header value is not valid UTF-8.")
         case .malformed(let error):
             return .error(status: error.status, code: error.code.name, message: error.message)
         case .databaseUnavailable:

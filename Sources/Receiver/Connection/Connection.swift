@@ -26,6 +26,7 @@ final class Connection: EventHandler {
         var head: HTTPRequestHead
         var endpoint: String
         var clientID: String
+        var idempotencyKey: String?
         var body: [UInt8] = []
         /// An answer was already queued (404/405): the body is read only to keep the connection.
         var discarding: Bool
@@ -287,16 +288,30 @@ final class Connection: EventHandler {
         case .reject(let answer, let endpoint, let clientID):
             record?.endpoint = endpoint
             record?.clientID = clientID
+            if case .badBytes(let problem) = answer { logRefusal(problem, clientID: clientID) }
             send(answer, keepAlive: false)
-        case .accept(let endpoint, let clientID, let sendContinue):
+        case .accept(let endpoint, let clientID, let idempotencyKey, let sendContinue):
             record?.endpoint = endpoint
             record?.clientID = clientID
-            var flight = InFlight(head: head, endpoint: endpoint, clientID: clientID, discarding: false)
+            var flight = InFlight(
+                head: head, endpoint: endpoint, clientID: clientID, idempotencyKey: idempotencyKey, discarding: false)
             if case .contentLength(let length) = head.framing { flight.body.reserveCapacity(length) }
             inFlight = flight
             if sendContinue { queue(HTTPResponse.continueBytes) }
             setDeadline(.body, configuration.bodyTimeout)
         }
+    }
+
+    /// A 400 for bytes that cannot be stored names the header, never its value.
+    private func logRefusal(_ problem: IdempotencyKey.Problem, clientID: String) {
+        let (code, header): (String, String)
+        switch problem {
+        case .invalidKey(let name, _): (code, header) = ("invalid_idempotency_key", name)
+        case .headerNotUTF8(let name): (code, header) = ("bad_request", name)
+        }
+        worker.logger.info(
+            "request refused",
+            metadata: ["reason": "\(code)", "header": "\(header)", "client": "\(clientID)", "peer": "\(remote)"])
     }
 
     /// The 403 step for `endpoint`: the certificate re-verified after a reload, then the registry.
@@ -346,7 +361,8 @@ final class Connection: EventHandler {
         guard let peer else { return close() }
         record?.bodyBytes = flight.body.count
         let delivery = Delivery(
-            head: flight.head, body: flight.body, endpoint: flight.endpoint, clientID: flight.clientID, peer: peer,
+            head: flight.head, body: flight.body, endpoint: flight.endpoint, clientID: flight.clientID,
+            idempotencyKey: flight.idempotencyKey, peer: peer,
             remoteHost: remote.host, tlsVersion: tlsVersion, tlsCipher: tlsCipher)
         state = .awaitingCommit(clientID: flight.clientID, keepAlive: flight.head.keepAlive)
         setDeadline(.commit, worker.configuration.commitTimeout)

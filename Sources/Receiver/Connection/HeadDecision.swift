@@ -2,7 +2,7 @@ package import HTTP1
 package import TLS
 
 /// What a connection does with a request head, decided without I/O in SPEC's order:
-/// 404 → 405 → 403 → 411/413, then accept.
+/// 404 → 405 → 403 → 411/413 → 400 for bytes that cannot be stored exactly, then accept.
 package enum HeadDecision: Equatable {
     /// 404/405 before authorization: answer now; `keepAlive` when the rest of the body may drain.
     case answerEarly(Answer, keepAlive: Bool)
@@ -11,7 +11,7 @@ package enum HeadDecision: Equatable {
     /// 411/413 after authorization: answer and close.
     case reject(Answer, endpoint: String, clientID: String)
     /// Read the body for `clientID` on `endpoint`; send `100 Continue` first when asked and nothing is buffered.
-    case accept(endpoint: String, clientID: String, sendContinue: Bool)
+    case accept(endpoint: String, clientID: String, idempotencyKey: String?, sendContinue: Bool)
 
     /// The path prefix of every webhook endpoint.
     package static let prefix = "/webhooks/"
@@ -47,8 +47,16 @@ package enum HeadDecision: Equatable {
         case .contentLength(let length) where length > maxBodyBytes:
             return .reject(.payloadTooLarge(limit: maxBodyBytes), endpoint: endpoint, clientID: clientID)
         case .contentLength, .chunked:
+            break
+        }
+        // Bytes are kept or refused: a key or header value that cannot be stored exactly is a 400.
+        switch IdempotencyKey.of(head) {
+        case .success(let key):
             return .accept(
-                endpoint: endpoint, clientID: clientID, sendContinue: head.expectsContinue && bufferedBytes == 0)
+                endpoint: endpoint, clientID: clientID, idempotencyKey: key,
+                sendContinue: head.expectsContinue && bufferedBytes == 0)
+        case .failure(let problem):
+            return .reject(.badBytes(problem), endpoint: endpoint, clientID: clientID)
         }
     }
 

@@ -2,10 +2,11 @@ package import HTTP1
 package import TLS
 
 extension Delivery {
-    /// The row for a finished request: every SPEC column (headers as `[name, value]` pairs in arrival
+    /// The row for a finished request (`idempotencyKey` as `IdempotencyKey.of` found it): every SPEC column (headers as `[name, value]` pairs in arrival
     /// order, exact body bytes, body_json eligibility, SHA-256, certificate and TLS facts).
     package init(
-        head: HTTPRequestHead, body: [UInt8], endpoint: String, clientID: String, peer: PeerCertificate,
+        head: HTTPRequestHead, body: [UInt8], endpoint: String, clientID: String, idempotencyKey: String?,
+        peer: PeerCertificate,
         remoteHost: String, tlsVersion: String, tlsCipher: String
     ) {
         self.init(
@@ -13,7 +14,7 @@ extension Delivery {
             query: head.query, headersJSON: Self.headersJSON(head.headers),
             contentType: head.firstValue(of: "Content-Type"), body: body,
             bodyIsJSON: JSONText.isJSONBCompatible(body), bodySHA256: SHA256Digest.hex(body),
-            idempotencyKey: Self.idempotencyKey(head), certSubject: peer.subject, certIssuer: peer.issuer,
+            idempotencyKey: idempotencyKey, certSubject: peer.subject, certIssuer: peer.issuer,
             certSerial: peer.serialHex, certSHA256: peer.sha256, certNotAfter: peer.notAfter,
             remoteAddress: remoteHost, tlsVersion: tlsVersion, tlsCipher: tlsCipher)
     }
@@ -31,16 +32,5 @@ extension Delivery {
         }
         json.append(UInt8(ascii: "]"))
         return String(decoding: json, as: UTF8.self)
-    }
-
-    /// SPEC: the first of `webhook-id`, `X-GitHub-Delivery`, `Idempotency-Key` that is present and
-    /// non-empty.
-    package static let idempotencyHeaders = ["webhook-id", "X-GitHub-Delivery", "Idempotency-Key"]
-
-    package static func idempotencyKey(_ head: HTTPRequestHead) -> String? {
-        for name in idempotencyHeaders {
-            if let value = head.firstValue(of: name), !value.isEmpty { return value }
-        }
-        return nil
     }
 }
