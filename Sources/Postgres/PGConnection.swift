@@ -80,6 +80,19 @@ package final class PGConnection {
         if !finished { PQfinish(raw) }
     }
 
+    /// The value `url` (a `postgresql://` URI or `key=value` text) gives `keyword`, as libpq parses it;
+    /// nil when it gives none or cannot be parsed (connecting then reports the problem).
+    package static func connectionOption(_ keyword: String, in url: String) -> String? {
+        guard let options = PQconninfoParse(url, nil) else { return nil }
+        defer { PQconninfoFree(options) }
+        var entry = options
+        while let name = entry.pointee.keyword {
+            if String(cString: name) == keyword { return entry.pointee.val.map { String(cString: $0) } }
+            entry += 1
+        }
+        return nil
+    }
+
     /// libpq reads anything that is neither a `postgresql://`/`postgres://` URI nor `key=value` text as a
     /// bare database name, which fails later with a confusing socket error that repeats the whole text,
     /// password included. Refuse it here, naming only the scheme.

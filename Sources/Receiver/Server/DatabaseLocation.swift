@@ -47,8 +47,8 @@ package final class DatabaseHandle: Sendable {
         var parameters = parameters
         // No statement may block a receiver forever (a lock behind an ALTER TABLE, a stuck peer): bounded
         // statements and locks, TCP keepalives and a user timeout so a vanished server is noticed.
-        parameters["options"] =
-            "-c statement_timeout=15000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=60000"
+        parameters["options"] = Self.sessionOptions(
+            userOptions: url.flatMap { PGConnection.connectionOption("options", in: $0) })
         parameters["keepalives"] = "1"
         parameters["keepalives_idle"] = "10"
         parameters["keepalives_interval"] = "5"
@@ -57,6 +57,17 @@ package final class DatabaseHandle: Sendable {
         return try PGConnection(
             url: url, parameters: parameters, connectTimeoutSeconds: connectTimeoutSeconds,
             applicationName: applicationName)
+    }
+
+    /// What every session runs with, after the user's own `options` (so ours win where both set one):
+    /// bounded statements and locks, and durable commits whatever the role or database default says
+    /// (a 2xx must mean the WAL is flushed; startup options outrank `ALTER ROLE … SET`).
+    package static func sessionOptions(userOptions: String?) -> String {
+        let ours =
+            "-c statement_timeout=15000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=60000"
+            + " -c synchronous_commit=on"
+        guard let userOptions, !userOptions.allSatisfy(\.isWhitespace) else { return ours }
+        return userOptions + " " + ours
     }
 
     /// What to call it in messages: the embedded cluster's URL (no password) or "--database-url".
