@@ -46,6 +46,16 @@ struct ServeOptions: ParsableArguments {
     var rejectionsPerSecond: Int?
     @Option(name: .customLong("database-wait"), help: "Seconds to wait for the database at start [30]")
     var databaseWait: Int?
+    @Option(
+        name: .customLong("commit-timeout"),
+        help: "Seconds a delivery may wait for its commit before it is answered 503 (env WEBHOOKD_COMMIT_TIMEOUT) [30]")
+    var commitTimeout: Int?
+    @Option(
+        name: .customLong("registry-max-age"),
+        help:
+            "Seconds the client registry may go unrefreshed before requests get 503 (env WEBHOOKD_REGISTRY_MAX_AGE) [60]"
+    )
+    var registryMaxAge: Int?
 
     /// The log format, or exit 64.
     func resolvedLogFormat() throws -> LineLogHandler.Format {
@@ -97,6 +107,8 @@ struct ServeOptions: ParsableArguments {
         configuration.bodyTimeout = .seconds(try positive(bodyTimeout, "body-timeout", 30))
         configuration.idleTimeout = .seconds(try positive(idleTimeout, "idle-timeout", 60))
         configuration.rejectionsPerSecond = try positive(rejectionsPerSecond, "rejections-per-second", 100)
+        configuration.commitTimeout = .seconds(try positive(commitTimeout, "commit-timeout", 30))
+        configuration.registryMaxAge = .seconds(try positive(registryMaxAge, "registry-max-age", 60))
         configuration.adminListen = try resolvedAdminListen()
         configuration.logRequests = try resolvedLogRequests()
         return configuration

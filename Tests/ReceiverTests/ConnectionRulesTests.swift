@@ -18,7 +18,7 @@ struct ConnectionRulesTests {
 
     /// Decides with an authorizer that records whether it was asked.
     static func decide(
-        _ head: HTTPRequestHead, buffered: Int = 0, authorize: Result<String, Refusal> = .success("acme")
+        _ head: HTTPRequestHead, buffered: Int = 0, authorize: Authorization = .granted("acme")
     ) -> (HeadDecision, asked: [String]) {
         var asked: [String] = []
         let decision = HeadDecision.decide(
@@ -62,9 +62,32 @@ struct ConnectionRulesTests {
 
     @Test func aRefusalIs403WithItsReasonBeforeFramingIsLookedAt() {
         let refusal = Refusal(reason: .endpointNotGranted, detail: "not granted")
-        let (decision, asked) = Self.decide(Self.head(framing: .none), authorize: .failure(refusal))
+        let (decision, asked) = Self.decide(Self.head(framing: .none), authorize: .refused(refusal))
         #expect(decision == .refuse(.endpointNotGranted, detail: "not granted", endpoint: "orders"))
         #expect(asked == ["orders"])
+    }
+
+    @Test func aStaleRegistryIs503ForEveryoneBeforeFraming() {
+        let (decision, asked) = Self.decide(Self.head(framing: .none), authorize: .registryUnavailable)
+        #expect(decision == .registryUnavailable(endpoint: "orders"))
+        #expect(asked == ["orders"])
+        #expect(Answer.registryUnavailable.response.status == 503)
+        #expect(Self.header(.registryUnavailable, "Retry-After") == "5")
+        #expect(Self.text(.registryUnavailable).contains(#""error":"registry_unavailable""#))
+    }
+
+    @Test func badBytesAre400AfterFraming() {
+        let bad = Self.head(headers: [HTTPHeader(name: "webhook-id", value: String(repeating: "k", count: 2_000))])
+        guard case .reject(.badBytes(.invalidKey(header: "webhook-id", _)), "orders", "acme") = Self.decide(bad).0
+        else {
+            Issue.record("an oversized key was not refused: \(Self.decide(bad).0)")
+            return
+        }
+        #expect(Answer.badBytes(.invalidKey(header: "webhook-id", why: "x")).response.status == 400)
+        let keyed = Self.head(headers: [HTTPHeader(name: "X-GitHub-Delivery", value: "gh-1")])
+        #expect(
+            Self.decide(keyed).0
+                == .accept(endpoint: "orders", clientID: "acme", idempotencyKey: "gh-1", sendContinue: false))
     }
 
     @Test func framingIsCheckedAfterAuthorization() {

@@ -5,9 +5,18 @@ package import TLS
 /// (ARCHITECTURE.md: "an immutable value swapped atomically").
 package struct AuthorizationSnapshot: Sendable {
     package let grants: [String: ClientGrant]
+    /// When the database answered the read this snapshot came from; nil before the first read.
+    package let readAt: ContinuousClock.Instant?
 
-    package init(grants: [String: ClientGrant] = [:]) {
+    package init(grants: [String: ClientGrant] = [:], readAt: ContinuousClock.Instant? = nil) {
         self.grants = grants
+        self.readAt = readAt
+    }
+
+    /// True when the snapshot may still be used at `now`: read, and not longer ago than `maxAge`.
+    package func isFresh(at now: ContinuousClock.Instant, maxAge: Duration) -> Bool {
+        guard let readAt else { return false }
+        return now - readAt <= maxAge
     }
 
     /// SPEC's authorization of one request, in SPEC's order: one CN (no_cn / ambiguous_cn), certificate

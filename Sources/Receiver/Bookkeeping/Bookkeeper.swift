@@ -18,6 +18,7 @@ package final class Bookkeeper: Sendable {
     private let activity: ClientActivity
     private let logger: Logger
     private let refreshInterval: Duration
+    private let registryMaxAge: Duration
     private let periodicCheck: @Sendable () -> Void
     private let periodicInterval: Duration
     private let statistics: ReceiverStatistics?
@@ -36,6 +37,7 @@ package final class Bookkeeper: Sendable {
     package init(
         database: DatabaseHandle, authorization: AuthorizationState, rejections: RejectionRecorder,
         activity: ClientActivity, logger: Logger, refreshInterval: Duration = .seconds(30),
+        registryMaxAge: Duration = .seconds(60),
         periodicCheck: @escaping @Sendable () -> Void = {}, periodicInterval: Duration = .seconds(12 * 3600),
         statistics: ReceiverStatistics? = nil, readiness: Readiness? = nil
     ) {
@@ -49,6 +51,7 @@ package final class Bookkeeper: Sendable {
         self.activity = activity
         self.logger = logger
         self.refreshInterval = refreshInterval
+        self.registryMaxAge = registryMaxAge
     }
 
     /// Reads the registry once, synchronously (at start, before serving).
@@ -106,7 +109,7 @@ package final class Bookkeeper: Sendable {
                 pinsSHA256: (result.textArray(row, 3) ?? []).compactMap { $0 },
                 issuersSHA256: (result.textArray(row, 4) ?? []).compactMap { $0 })
         }
-        return AuthorizationSnapshot(grants: grants)
+        return AuthorizationSnapshot(grants: grants, readAt: .now)
     }
 
     // MARK: - Thread
@@ -117,7 +120,21 @@ package final class Bookkeeper: Sendable {
         var nextRefresh = ContinuousClock.now + refreshInterval
         var nextPeriodicCheck = ContinuousClock.now + periodicInterval
         var nextHealthCheck = ContinuousClock.now
+        var wasStale = false
         while true {
+            // Fail closed (the connections check the same age): say so once when it starts and once when it ends.
+            let stale = !authorization.snapshot.isFresh(at: .now, maxAge: registryMaxAge)
+            if stale != wasStale {
+                wasStale = stale
+                statistics?.recordRegistryStale(stale)
+                if stale {
+                    logger.error(
+                        "client registry not refreshed within --registry-max-age; answering 503 registry_unavailable",
+                        metadata: ["registry_max_age_s": "\(registryMaxAge.components.seconds)"])
+                } else {
+                    logger.info("client registry refreshed; authorizing requests again")
+                }
+            }
             if ContinuousClock.now >= nextPeriodicCheck {
                 periodicCheck()
                 nextPeriodicCheck = .now + periodicInterval
@@ -152,8 +169,7 @@ package final class Bookkeeper: Sendable {
                         readiness.databaseAnswered()
                         nextHealthCheck = .now + Self.healthCheckInterval
                     }
-                    try store(rejections.drain(), on: connection)
-                    try storeActivity(activity.drain(), on: connection)
+                    try storeBookkeeping(on: connection)
                 } else {
                     // Without a database, rejections are still logged; their rows are lost.
                     _ = rejections.drain()
@@ -172,6 +188,31 @@ package final class Bookkeeper: Sendable {
             if stopping { break }
         }
         connection?.close()
+    }
+
+    /// Rejections and last_seen_at, in one transaction whose locks and statements are bounded to well
+    /// under a second, so a locked `clients` row or `rejections` table can never hold up the refresh.
+    /// A timeout puts the activity back for the next round; rejections are logged already and dropped.
+    private func storeBookkeeping(on connection: PGConnection) throws(PostgresError) {
+        let pendingRejections = rejections.drain()
+        let pendingActivity = activity.drain()
+        guard !pendingRejections.isEmpty || !pendingActivity.isEmpty else { return }
+        do {
+            try connection.transaction {
+                try connection.query("SET LOCAL lock_timeout = '200ms'")
+                try connection.query("SET LOCAL statement_timeout = '500ms'")
+                try store(pendingRejections, on: connection)
+                try storeActivity(pendingActivity, on: connection)
+            }
+        } catch {
+            // `transaction` rethrows what its body threw, and the body throws only PostgresError.
+            let error = error as? PostgresError ?? PostgresError(.queryFailed, "\(error)")
+            if error.isConnectionProblem { throw error }
+            activity.restore(pendingActivity)
+            logger.warning(
+                "bookkeeping write skipped; the registry refresh goes on",
+                metadata: ["error": "\(error.message)", "rejections_dropped": "\(pendingRejections.count)"])
+        }
     }
 
     private func store(_ rejections: [Rejection], on connection: PGConnection) throws(PostgresError) {

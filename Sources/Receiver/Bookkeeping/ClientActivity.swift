@@ -23,6 +23,11 @@ package final class ClientActivity: Sendable {
         }
     }
 
+    /// Puts back updates that could not be written (a newer one for the same client wins).
+    package func restore(_ updates: [String: Int64]) {
+        state.withLock { state in state.pending.merge(updates) { newer, _ in newer } }
+    }
+
     /// The updates to write: client id → the certificate's notAfter (unix seconds).
     package func drain() -> [String: Int64] {
         state.withLock { state in

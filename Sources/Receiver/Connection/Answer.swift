@@ -21,6 +21,8 @@ package enum Answer: Equatable {
     case databaseUnavailable
     /// Not stored: the server is stopping.
     case shuttingDown
+    /// Not stored: the client registry could not be refreshed for `--registry-max-age`.
+    case registryUnavailable
     /// The database refused the row for another reason.
     case internalError
 
@@ -70,6 +72,9 @@ package enum Answer: Equatable {
                 code: "database_unavailable", message: "The delivery could not be stored; retry later.")
         case .shuttingDown:
             return Self.retryLater(code: "shutting_down", message: "The server is shutting down; retry later.")
+        case .registryUnavailable:
+            return Self.retryLater(
+                code: "registry_unavailable", message: "Clients cannot be authorized right now; retry later.")
         case .internalError:
             return .error(status: 500, code: "internal_error", message: "The delivery could not be stored.")
         }

@@ -285,6 +285,10 @@ final class Connection: EventHandler {
                     clientID: peer.flatMap { try? $0.identity.get() }, endpoint: endpoint, certificate: peer))
             // SPEC: after a 403 the connection closes; the body is never read, let alone stored.
             send(.forbidden(reason), keepAlive: false)
+        case .registryUnavailable(let endpoint):
+            record?.endpoint = endpoint
+            worker.statistics.recordRegistryUnavailable()
+            send(.registryUnavailable, keepAlive: false)
         case .reject(let answer, let endpoint, let clientID):
             record?.endpoint = endpoint
             record?.clientID = clientID
@@ -315,22 +319,30 @@ final class Connection: EventHandler {
     }
 
     /// The 403 step for `endpoint`: the certificate re-verified after a reload, then the registry.
-    private func authorize(_ endpoint: String) -> Result<String, Refusal> {
+    private func authorize(_ endpoint: String) -> Authorization {
         guard let peer else {
             // A completed handshake always has a verified peer (SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
-            return .failure(Refusal(reason: .noCertificate, detail: "no client certificate on an established session"))
+            return .refused(Refusal(reason: .noCertificate, detail: "no client certificate on an established session"))
         }
         // SPEC: after a reload, the next request on an older connection re-verifies its certificate
         // against the new CA bundle and CRLs; a failure is a 403 with the verify reason, and the end.
         let current = worker.shared.tlsContext.context
         if verifiedContext !== current, let tls {
             if let failure = tls.reverify(against: current) {
-                return .failure(Refusal(reason: failure.reason, detail: failure.detail))
+                return .refused(Refusal(reason: failure.reason, detail: failure.detail))
             }
             verifiedContext = current
         }
-        return worker.authorization.snapshot.authorize(peer, endpoint: endpoint, now: worker.wallClockSeconds)
-            .mapError { Refusal(reason: $0, detail: Rejection.detail(for: $0, endpoint: endpoint)) }
+        let snapshot = worker.authorization.snapshot
+        // Fail closed: a registry we cannot refresh may still list a client that was disabled or removed.
+        guard snapshot.isFresh(at: worker.loop.now, maxAge: worker.configuration.registryMaxAge) else {
+            return .registryUnavailable
+        }
+        switch snapshot.authorize(peer, endpoint: endpoint, now: worker.wallClockSeconds) {
+        case .success(let id): return .granted(id)
+        case .failure(let reason):
+            return .refused(Refusal(reason: reason, detail: Rejection.detail(for: reason, endpoint: endpoint)))
+        }
     }
 
     private func handleBody(_ bytes: [UInt8]) {

@@ -8,6 +8,8 @@ package enum HeadDecision: Equatable {
     case answerEarly(Answer, keepAlive: Bool)
     /// 403: record the refusal, answer, close; the body is never read.
     case refuse(RefusalReason, detail: String, endpoint: String)
+    /// 503 `registry_unavailable`: the registry is too old to authorize anyone; close, nothing read.
+    case registryUnavailable(endpoint: String)
     /// 411/413 after authorization: answer and close.
     case reject(Answer, endpoint: String, clientID: String)
     /// Read the body for `clientID` on `endpoint`; send `100 Continue` first when asked and nothing is buffered.
@@ -23,7 +25,7 @@ package enum HeadDecision: Equatable {
     ///     then the registry) and returns the client id; called only for a POST to a valid endpoint.
     package static func decide(
         _ head: HTTPRequestHead, maxBodyBytes: Int, maxDrainBytes: Int, bufferedBytes: Int,
-        authorize: (_ endpoint: String) -> Result<String, Refusal>
+        authorize: (_ endpoint: String) -> Authorization
     ) -> HeadDecision {
         guard head.path.hasPrefix(prefix) else {
             return .answerEarly(.notFound, keepAlive: keepsAliveAfterEarlyAnswer(head, maxDrainBytes: maxDrainBytes))
@@ -38,8 +40,9 @@ package enum HeadDecision: Equatable {
         }
         let clientID: String
         switch authorize(endpoint) {
-        case .success(let id): clientID = id
-        case .failure(let refusal): return .refuse(refusal.reason, detail: refusal.detail, endpoint: endpoint)
+        case .granted(let id): clientID = id
+        case .refused(let refusal): return .refuse(refusal.reason, detail: refusal.detail, endpoint: endpoint)
+        case .registryUnavailable: return .registryUnavailable(endpoint: endpoint)
         }
         switch head.framing {
         case .none:
@@ -67,6 +70,15 @@ package enum HeadDecision: Equatable {
         if case .contentLength(let length) = head.framing, length > maxDrainBytes { return false }
         return head.keepAlive && !head.expectsContinue && head.method != "HEAD"
     }
+}
+
+/// The 403 step's outcome for one request.
+package enum Authorization: Equatable {
+    /// The client id the certificate is authorized as.
+    case granted(String)
+    case refused(Refusal)
+    /// The registry snapshot is older than `--registry-max-age`: nobody can be authorized.
+    case registryUnavailable
 }
 
 /// Why a certificate may not post: the SPEC reason code and the detail stored in `rejections`.

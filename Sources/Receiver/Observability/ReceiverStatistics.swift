@@ -41,6 +41,10 @@ package final class ReceiverStatistics: Sendable {
         package static let rejectionsDropped = "webhookd_rejections_dropped_total"
         /// `{kind,subject}`: seconds until the server certificate, a CA or a CRL's next update.
         package static let certificateExpiry = "webhookd_certificate_expiry_seconds"
+        /// Requests answered 503 `registry_unavailable` (the registry snapshot was too old).
+        package static let registryUnavailable = "webhookd_registry_unavailable_total"
+        /// 1 while the registry snapshot is older than `--registry-max-age`, else 0.
+        package static let registryStale = "webhookd_registry_stale"
         /// `{client}`: seconds until the client's last seen certificate expires.
         package static let clientCertificateExpiry = "webhookd_client_certificate_expiry_seconds"
     }
@@ -65,6 +69,8 @@ package final class ReceiverStatistics: Sendable {
         package var rejectionsStored = 0
         /// Refusals over the rate limit.
         package var rejectionsDropped = 0
+        /// 503 registry_unavailable answers.
+        package var registryUnavailable = 0
     }
 
     /// The registry `/metrics` renders.
@@ -76,6 +82,8 @@ package final class ReceiverStatistics: Sendable {
     private let duplicates: CoreMetrics.Counter
     private let databaseErrors: CoreMetrics.Counter
     private let rejectionsDropped: CoreMetrics.Counter
+    private let registryUnavailable: CoreMetrics.Counter
+    private let registryStale: CoreMetrics.Gauge
     private let commitBatchSize: Recorder
     private let commitSeconds: CoreMetrics.Timer
     private let requestSeconds: CoreMetrics.Timer
@@ -103,6 +111,9 @@ package final class ReceiverStatistics: Sendable {
         duplicates = CoreMetrics.Counter(label: Name.duplicates, factory: factory)
         databaseErrors = CoreMetrics.Counter(label: Name.databaseErrors, factory: factory)
         rejectionsDropped = CoreMetrics.Counter(label: Name.rejectionsDropped, factory: factory)
+        registryUnavailable = CoreMetrics.Counter(label: Name.registryUnavailable, factory: factory)
+        registryStale = CoreMetrics.Gauge(label: Name.registryStale, factory: factory)
+        registryStale.record(0)
         commitBatchSize = Recorder(label: Name.commitBatchSize, dimensions: [], aggregate: true, factory: factory)
         commitSeconds = CoreMetrics.Timer(label: Name.commitSeconds, factory: factory)
         requestSeconds = CoreMetrics.Timer(label: Name.requestSeconds, factory: factory)
@@ -207,6 +218,17 @@ package final class ReceiverStatistics: Sendable {
     }
 
     /// A failed database write or an unreachable database when one was needed.
+    /// A request answered 503 `registry_unavailable`.
+    package func recordRegistryUnavailable() {
+        add(\.registryUnavailable)
+        registryUnavailable.increment()
+    }
+
+    /// Whether the registry snapshot is past `--registry-max-age` (the bookkeeper notices both edges).
+    package func recordRegistryStale(_ stale: Bool) {
+        registryStale.record(stale ? 1 : 0)
+    }
+
     package func recordDatabaseError() {
         add(\.databaseErrors)
         databaseErrors.increment()

@@ -25,6 +25,9 @@ package struct ReceiverConfiguration: Sendable {
     package var maxBatch = 256
     /// A delivery not committed within this is answered 503 (the database is stuck, not down).
     package var commitTimeout: Duration = .seconds(30)
+    /// `--registry-max-age`: a registry snapshot older than this is not trusted; requests get 503
+    /// `registry_unavailable` until a refresh succeeds (fail closed: a removed client never keeps 200s).
+    package var registryMaxAge: Duration = .seconds(60)
     /// SIGTERM: how long in-flight requests get before the rest are answered 503.
     package var drainTimeout: Duration = .seconds(9)
     /// 404/405 answers keep the connection when the rest of the body (at most this much) drains.

@@ -76,7 +76,8 @@ package final class Server {
         let logger = self.logger
         let bookkeeper = Bookkeeper(
             database: database, authorization: authorization, rejections: rejections, activity: activity,
-            logger: logger, periodicCheck: { ExpiryReport.log(holder.context, logger: logger) },
+            logger: logger, registryMaxAge: configuration.registryMaxAge,
+            periodicCheck: { ExpiryReport.log(holder.context, logger: logger) },
             statistics: statistics, readiness: readiness)
         do {
             try bookkeeper.loadSnapshot(using: connection)
