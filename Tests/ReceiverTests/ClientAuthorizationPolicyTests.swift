@@ -163,3 +163,31 @@ struct ReasonCodeTests {
             ])
     }
 }
+
+@Suite("Client ids are compared byte for byte")
+struct ClientKeyTests {
+    static let nfc = "caf\u{E9}"  // é as one scalar
+    static let nfd = "cafe\u{301}"  // e + combining acute
+
+    @Test func canonicallyEquivalentSpellingsAreTwoClients() throws {
+        #expect(Self.nfc == Self.nfd)  // Swift's String equality: the trap this type avoids
+        #expect(ClientKey(Self.nfc) != ClientKey(Self.nfd))
+        #expect(ClientKey(Self.nfc) == ClientKey("caf\u{E9}"))
+        #expect(Set([ClientKey(Self.nfc), ClientKey(Self.nfd)]).count == 2)
+    }
+
+    @Test func theSnapshotAuthorizesEachSpellingAgainstItsOwnRow() {
+        func certificate(_ cn: String) -> PeerCertificate {
+            PeerCertificate(
+                subject: "CN=\(cn)", issuer: "CN=CA", serialHex: "01", sha256: String(repeating: "a", count: 64),
+                notBefore: 0, notAfter: 4_000_000_000, commonNames: [cn], cnContainsNUL: false,
+                issuerCertificateSHA256: nil)
+        }
+        let snapshot = AuthorizationSnapshot(grants: [
+            ClientKey(Self.nfc): ClientGrant(clientID: Self.nfc, enabled: true, endpoints: ["orders"]),
+            ClientKey(Self.nfd): ClientGrant(clientID: Self.nfd, enabled: false, endpoints: ["orders"]),
+        ])
+        #expect(snapshot.authorize(certificate(Self.nfc), endpoint: "orders", now: 1) == .success(Self.nfc))
+        #expect(snapshot.authorize(certificate(Self.nfd), endpoint: "orders", now: 1) == .failure(.clientDisabled))
+    }
+}

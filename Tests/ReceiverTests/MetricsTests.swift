@@ -113,7 +113,7 @@ struct MetricsTests {
     @Test func labelValuesAreEscapedInTheExposition() throws {
         let statistics = ReceiverStatistics()
         let odd = #"CN=a\"b,O=x\y"#
-        statistics.replaceClientCertificateExpiry([odd: 10])
+        statistics.replaceClientCertificateExpiry([ClientKey(odd): 10])
         #expect(
             try samples(statistics, now: 0).value("webhookd_client_certificate_expiry_seconds", ["client": odd]) == 10)
     }

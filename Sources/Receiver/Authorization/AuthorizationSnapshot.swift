@@ -4,11 +4,11 @@ package import TLS
 /// An immutable copy of the `clients` table, swapped whole when the registry changes
 /// (ARCHITECTURE.md: "an immutable value swapped atomically").
 package struct AuthorizationSnapshot: Sendable {
-    package let grants: [String: ClientGrant]
+    package let grants: [ClientKey: ClientGrant]
     /// When the database answered the read this snapshot came from; nil before the first read.
     package let readAt: ContinuousClock.Instant?
 
-    package init(grants: [String: ClientGrant] = [:], readAt: ContinuousClock.Instant? = nil) {
+    package init(grants: [ClientKey: ClientGrant] = [:], readAt: ContinuousClock.Instant? = nil) {
         self.grants = grants
         self.readAt = readAt
     }
@@ -36,7 +36,7 @@ package struct AuthorizationSnapshot: Sendable {
         if now < certificate.notBefore { return .failure(.notYetValid) }
         // The rest is the one policy `webhookd certs explain` also runs.
         switch ClientAuthorizationPolicy.authorize(
-            certificate: certificate, grant: grants[clientID], endpoint: endpoint)
+            certificate: certificate, grant: grants[ClientKey(clientID)], endpoint: endpoint)
         {
         case .success: return .success(clientID)
         case .failure(let reason): return .failure(reason)

@@ -69,12 +69,12 @@ package final class Bookkeeper: Sendable {
             SELECT client_id, floor(extract(epoch FROM last_cert_not_after))::bigint::text FROM clients \
             WHERE last_cert_not_after IS NOT NULL
             """)
-        var notAfter: [String: Int64] = [:]
+        var notAfter: [ClientKey: Int64] = [:]
         for row in 0..<result.rowCount {
             guard let id = result.string(row, 0), let seconds = result.string(row, 1).flatMap({ Int64($0) }) else {
                 continue
             }
-            notAfter[id] = seconds
+            notAfter[ClientKey(id)] = seconds
         }
         statistics.replaceClientCertificateExpiry(notAfter)
     }
@@ -100,10 +100,10 @@ package final class Bookkeeper: Sendable {
     static func readSnapshot(_ connection: PGConnection) throws(PostgresError) -> AuthorizationSnapshot {
         let result = try connection.query(
             "SELECT client_id, enabled, endpoints, pins_sha256, issuers_sha256 FROM clients")
-        var grants: [String: ClientGrant] = [:]
+        var grants: [ClientKey: ClientGrant] = [:]
         for row in 0..<result.rowCount {
             guard let id = result.string(row, 0) else { continue }
-            grants[id] = ClientGrant(
+            grants[ClientKey(id)] = ClientGrant(
                 clientID: id, enabled: result.bool(row, 1) ?? false,
                 endpoints: (result.textArray(row, 2) ?? []).compactMap { $0 },
                 pinsSHA256: (result.textArray(row, 3) ?? []).compactMap { $0 },
@@ -231,11 +231,11 @@ package final class Bookkeeper: Sendable {
         }
     }
 
-    private func storeActivity(_ updates: [String: Int64], on connection: PGConnection) throws(PostgresError) {
+    private func storeActivity(_ updates: [ClientKey: Int64], on connection: PGConnection) throws(PostgresError) {
         for (clientID, notAfter) in updates {
             try connection.query(
                 "UPDATE clients SET last_seen_at = now(), last_cert_not_after = to_timestamp($2::bigint) WHERE client_id = $1",
-                [.text(clientID), .text(String(notAfter))])
+                [.text(clientID.id), .text(String(notAfter))])
         }
         if !updates.isEmpty { statistics?.updateClientCertificateExpiry(updates) }
     }

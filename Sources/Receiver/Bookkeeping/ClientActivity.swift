@@ -4,8 +4,8 @@ import Synchronization
 /// minute per client (SPEC), off the request path: loops call `seen`, the bookkeeper drains.
 package final class ClientActivity: Sendable {
     private struct State {
-        var lastQueued: [String: ContinuousClock.Instant] = [:]
-        var pending: [String: Int64] = [:]  // client → certificate notAfter
+        var lastQueued: [ClientKey: ContinuousClock.Instant] = [:]
+        var pending: [ClientKey: Int64] = [:]  // client → certificate notAfter
     }
     private let state = Mutex(State())
     private let interval: Duration
@@ -17,19 +17,20 @@ package final class ClientActivity: Sendable {
     /// Notes an accepted request; queues an update when the client was not written within the interval.
     package func seen(clientID: String, certificateNotAfter: Int64, now: ContinuousClock.Instant) {
         state.withLock { state in
-            if let last = state.lastQueued[clientID], now - last < interval { return }
-            state.lastQueued[clientID] = now
-            state.pending[clientID] = certificateNotAfter
+            let key = ClientKey(clientID)
+            if let last = state.lastQueued[key], now - last < interval { return }
+            state.lastQueued[key] = now
+            state.pending[key] = certificateNotAfter
         }
     }
 
     /// Puts back updates that could not be written (a newer one for the same client wins).
-    package func restore(_ updates: [String: Int64]) {
+    package func restore(_ updates: [ClientKey: Int64]) {
         state.withLock { state in state.pending.merge(updates) { newer, _ in newer } }
     }
 
     /// The updates to write: client id → the certificate's notAfter (unix seconds).
-    package func drain() -> [String: Int64] {
+    package func drain() -> [ClientKey: Int64] {
         state.withLock { state in
             defer { state.pending = [:] }
             return state.pending

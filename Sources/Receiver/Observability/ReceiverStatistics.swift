@@ -275,13 +275,13 @@ package final class ReceiverStatistics: Sendable {
     }
 
     /// Replaces every client's last seen certificate notAfter (unix seconds), from the clients table.
-    package func replaceClientCertificateExpiry(_ notAfter: [String: Int64]) {
+    package func replaceClientCertificateExpiry(_ notAfter: [ClientKey: Int64]) {
         expiry.replaceClients(notAfter)
     }
 
     /// Updates some clients' last seen certificate notAfter (unix seconds), e.g. just written to the
     /// clients table.
-    package func updateClientCertificateExpiry(_ notAfter: [String: Int64]) {
+    package func updateClientCertificateExpiry(_ notAfter: [ClientKey: Int64]) {
         expiry.updateClients(notAfter)
     }
 
@@ -312,7 +312,7 @@ struct RequestKey: Hashable, Sendable {
 private final class ExpiryGauges: Sendable {
     enum Key: Hashable, Sendable {
         case certificate(kind: String, subject: String)
-        case client(String)
+        case client(ClientKey)
     }
 
     private struct Series {
@@ -331,13 +331,13 @@ private final class ExpiryGauges: Sendable {
         replace(deadlines) { if case .certificate = $0 { true } else { false } }
     }
 
-    func replaceClients(_ notAfter: [String: Int64]) {
+    func replaceClients(_ notAfter: [ClientKey: Int64]) {
         var deadlines: [Key: Int64] = [:]
         for (client, deadline) in notAfter { deadlines[.client(client)] = deadline }
         replace(deadlines) { if case .client = $0 { true } else { false } }
     }
 
-    func updateClients(_ notAfter: [String: Int64]) {
+    func updateClients(_ notAfter: [ClientKey: Int64]) {
         series.withLock { series in
             for (client, deadline) in notAfter {
                 let key = Key.client(client)
@@ -381,7 +381,7 @@ private final class ExpiryGauges: Sendable {
                 factory: factory)
         case .client(let client):
             return CoreMetrics.Gauge(
-                label: ReceiverStatistics.Name.clientCertificateExpiry, dimensions: [("client", client)],
+                label: ReceiverStatistics.Name.clientCertificateExpiry, dimensions: [("client", client.id)],
                 factory: factory)
         }
     }
