@@ -47,7 +47,12 @@ package struct EmbeddedCluster: Sendable {
         let binaries = try PostgresBinaries.locate()
         let runAsPostgres = geteuid() == 0
         do {
-            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+            // Only its owner lists it; when PostgreSQL runs as `postgres`, that user may pass through (search).
+            let existed = FileManager.default.fileExists(atPath: dataDirectory)
+            try FileManager.default.createDirectory(
+                atPath: dataDirectory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: runAsPostgres ? 0o711 : 0o700])
+            if !existed { chmod(dataDirectory, runAsPostgres ? 0o711 : 0o700) }  // whatever the umask did
         } catch {
             throw PostgresError(.clusterFailed, "cannot create the data directory \(dataDirectory)")
         }
@@ -112,10 +117,9 @@ package struct EmbeddedCluster: Sendable {
         let passwordFile = dataDirectory + "/initdb-password"
         do {
             try? manager.removeItem(atPath: pgdata)
-            try manager.createDirectory(atPath: pgdata, withIntermediateDirectories: true)
-            try Data((password + "\n").utf8).write(to: URL(fileURLWithPath: passwordFile))
-            chmod(pgdata, 0o700)
-            chmod(passwordFile, 0o600)
+            try manager.createDirectory(
+                atPath: pgdata, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try Self.writeSecret(password + "\n", to: passwordFile)
             if runAsPostgres {
                 try Self.chownToPostgres(pgdata)
                 try Self.chownToPostgres(passwordFile)
@@ -137,13 +141,27 @@ package struct EmbeddedCluster: Sendable {
                 .clusterFailed, "initdb failed for \(pgdata): \(Self.lastLine(result.output))", detail: result.output)
         }
         do {
-            let line = "127.0.0.1:*:*:\(Self.user):\(password)\n"
-            try Data(line.utf8).write(to: URL(fileURLWithPath: passwordFilePath))
-            chmod(passwordFilePath, 0o600)
+            try Self.writeSecret("127.0.0.1:*:*:\(Self.user):\(password)\n", to: passwordFilePath)
         } catch {
             throw PostgresError(.clusterFailed, "cannot write \(passwordFilePath)")
         }
         return password
+    }
+
+    /// Writes a file only its owner can read, from the moment it exists (created 0600, never widened).
+    static func writeSecret(_ text: String, to path: String) throws(PostgresError) {
+        unlink(path)
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else {
+            throw PostgresError(.clusterFailed, "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        fchmod(descriptor, 0o600)  // the umask can only narrow the mode; this makes it exact
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count else {
+            throw PostgresError(.clusterFailed, "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     private func readPassword() -> String? {

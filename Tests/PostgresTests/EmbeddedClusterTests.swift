@@ -43,6 +43,27 @@ struct EmbeddedClusterTests {
         #expect(try query(third, "SELECT current_user") == EmbeddedCluster.user)
     }
 
+    @Test("secrets are owner-only: pgpass 0600, PGDATA 0700, a new data directory closed to others")
+    func secretsAreOwnerOnly() throws {
+        let parent = try TestCluster.makeReachableDirectory()
+        defer { try? FileManager.default.removeItem(atPath: parent) }  // Only tidying /tmp.
+        let directory = parent + "/data"
+        var cluster = EmbeddedCluster(dataDirectory: directory)
+        cluster.serverSettings = ["fsync": "off", "full_page_writes": "off"]
+        cluster.initdbArguments = ["--no-sync"]
+        let lease = try cluster.start()
+        defer { lease.release() }
+        func mode(_ path: String) -> mode_t {
+            var info = stat()
+            return stat(path, &info) == 0 ? info.st_mode & 0o777 : 0o7777
+        }
+        #expect(mode(cluster.passwordFilePath) == 0o600)
+        #expect(mode(directory + "/postgres") == 0o700)
+        // Others may at most pass through (when PostgreSQL runs as `postgres`), never list or read.
+        #expect(mode(directory) & 0o066 == 0)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/initdb-password"))
+    }
+
     @Test("as root, a data directory the postgres user cannot reach is refused with a message naming it")
     func unreachableDataDirectoryIsNamed() throws {
         try #require(geteuid() == 0, "only root hands the cluster to the postgres user")
