@@ -192,9 +192,12 @@ package struct RegistryError: Error, Sendable, CustomStringConvertible {
 
     init(database error: PostgresError) {
         self.code = .database
-        self.message = error.message
+        self.message = error.isMissingTable ? Self.notMigrated : error.message
         self.underlying = error
     }
+
+    /// What a command says when the database has no webhookd tables yet.
+    package static let notMigrated = "the database has no webhookd tables yet; run 'webhookd migrate' first"
 
     static func notFound(_ clientID: String) -> RegistryError {
         RegistryError(.notFound, "no client named \(clientID); 'webhookd clients list' shows the registered ones")

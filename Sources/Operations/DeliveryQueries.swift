@@ -363,6 +363,9 @@ package struct DeliveryQueryError: Error, Sendable, CustomStringConvertible {
             self.init(.invalidInput, "not a delivery id (a UUID): \(error.message)")
         case "22007", "22008", "22009":
             self.init(.invalidInput, "--since is not a valid timestamp: \(error.message)")
+        case "42P01":
+            self.init(.database, RegistryError.notMigrated)
+            self.underlying = error
         default:
             self.init(.database, error.message)
             self.underlying = error

@@ -54,6 +54,10 @@ package struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDe
 
     /// True when the failure means the database is unreachable (connection class `08`, admin shutdown
     /// `57P01`–`57P03`, or a lost session), so a caller should answer 503 and retry later.
+    /// The statement names a table that does not exist (SQLSTATE 42P01): on webhookd's own queries, the
+    /// database was never migrated.
+    package var isMissingTable: Bool { sqlState == "42P01" }
+
     package var isConnectionProblem: Bool {
         if code == .connectionFailed || code == .connectionLost { return true }
         guard let sqlState else { return false }

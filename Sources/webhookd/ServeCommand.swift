@@ -17,7 +17,7 @@ struct ServeCommand: ParsableCommand {
             let format = try options.resolvedLogFormat()
             let configuration = try options.configuration()
             let wait = try options.databaseWaitDuration()
-            let migrator = try? database.migrator()
+            let migrator = try database.migrator()
             try ReceiverRunner.run(
                 configuration: configuration, database: database, migrator: migrator, logFormat: format,
                 databaseWait: wait)
