@@ -3,11 +3,20 @@ import Bytes
 /// The one JSON string escaper (RFC 8259 §7): every JSON string webhookd writes — error bodies, the
 /// `headers` column, `--json` output, JSON log lines — goes through it, so clients see one spelling.
 package enum JSONString {
-    /// Appends `text` as a quoted JSON string: `"` and `\` escaped, control characters and DEL as
-    /// `\n`-style or `\u00XX` escapes, everything else as UTF-8.
+    /// Appends `text` as a quoted JSON string: `"` and `\` escaped; C0 controls, DEL and the C1 controls
+    /// (U+0080–U+009F, which terminals act on) as `\n`-style or `\u00XX` escapes; everything else as UTF-8.
     package static func append(_ text: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
+        var pendingC2 = false  // the lead byte of a two-byte sequence U+0080–U+00BF
         for byte in text.utf8 {
+            if pendingC2 {
+                pendingC2 = false
+                if byte <= 0x9F {
+                    appendEscape(byte, to: &bytes)
+                    continue
+                }
+                bytes.append(0xC2)
+            }
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
             case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
@@ -16,14 +25,20 @@ package enum JSONString {
             case 0x09: bytes.append(contentsOf: #"\t"#.utf8)
             case 0x08: bytes.append(contentsOf: #"\b"#.utf8)
             case 0x0C: bytes.append(contentsOf: #"\f"#.utf8)
-            case 0x00..<0x20, 0x7F:
-                bytes.append(contentsOf: #"\u00"#.utf8)
-                bytes.append(Hex.digit(byte >> 4))
-                bytes.append(Hex.digit(byte & 0x0F))
+            case 0x00..<0x20, 0x7F: appendEscape(byte, to: &bytes)
+            case 0xC2: pendingC2 = true
             default: bytes.append(byte)
             }
         }
+        if pendingC2 { bytes.append(0xC2) }  // unreachable for valid UTF-8; kept so no byte is lost
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `\u00XX` for a code point below U+0100.
+    private static func appendEscape(_ value: UInt8, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: #"\u00"#.utf8)
+        bytes.append(Hex.digit(value >> 4))
+        bytes.append(Hex.digit(value & 0x0F))
     }
 
     /// `text` as a quoted JSON string.
@@ -32,5 +47,10 @@ package enum JSONString {
         bytes.reserveCapacity(text.utf8.count + 2)
         append(text, to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// True when `scalar` would be escaped as a control character (C0, DEL, C1).
+    package static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 }

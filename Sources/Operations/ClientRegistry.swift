@@ -1,3 +1,4 @@
+import HTTP1
 package import Postgres
 import Receiver
 
@@ -213,7 +214,7 @@ package enum ClientValidation {
         guard !id.isEmpty, id.utf8.count <= 255 else {
             throw RegistryError(.invalidInput, "client id must be 1 to 255 bytes long")
         }
-        guard !id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        guard !id.unicodeScalars.contains(where: JSONString.isControl) else {
             throw RegistryError(.invalidInput, "client id must not contain control characters")
         }
         return id

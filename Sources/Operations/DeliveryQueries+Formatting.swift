@@ -86,7 +86,9 @@ extension DeliveryDetail {
             "headers (\(headers.count)):",
         ]
         // Header values passed the HTTP parser; shown escaped anyway if they hold control characters.
-        lines += headers.map { "  \($0.name): \(BodyText.isDisplayable(Array($0.value.utf8)) ? $0.value : "(binary)")" }
+        lines += headers.map {
+            "  \($0.name): \(BodyText.isDisplayable(Array($0.value.utf8)) ? $0.value : JSONString.quoted($0.value))"
+        }
         lines.append("")
         if body.isEmpty {
             lines.append("body: (empty)")
@@ -137,12 +139,28 @@ package enum BodyText {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
-                let start = index
+                // Strings are copied byte for byte, except DEL and the C1 controls (legal unescaped in JSON,
+                // acted on by terminals), which are shown as the escapes they are equal to.
+                output.append(byte)
                 index += 1
                 while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
-                    index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                    let current = bytes[index]
+                    if current == UInt8(ascii: "\\") {
+                        output.append(contentsOf: bytes[index..<min(index + 2, bytes.count)])
+                        index += 2
+                    } else if current == 0x7F {
+                        output.append(contentsOf: Array(#"\u007f"#.utf8))
+                        index += 1
+                    } else if current == 0xC2, index + 1 < bytes.count, (0x80...0x9F).contains(bytes[index + 1]) {
+                        output.append(contentsOf: Array(#"\u00"#.utf8))
+                        output.append(contentsOf: Array(Hex.string([bytes[index + 1]]).utf8))
+                        index += 2
+                    } else {
+                        output.append(current)
+                        index += 1
+                    }
                 }
-                output.append(contentsOf: bytes[start..<min(index + 1, bytes.count)])
+                if index < bytes.count { output.append(bytes[index]) }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 output.append(byte)
                 let close = byte == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")

@@ -239,6 +239,9 @@ struct DeliveriesCommandTests {
                 }
                 """)
         #expect(BodyText.prettyJSON(Array("  42 ".utf8)) == "42")
+        // DEL and C1 controls inside strings are shown as the escapes they equal; nothing else changes.
+        let controls = Array(#"{"k":"a"#.utf8) + [0x7F, 0xC2, 0x85, 0xC2, 0xA0] + Array(#"b\u0001"}"#.utf8)
+        #expect(BodyText.prettyJSON(controls) == "{\n  \"k\": \"a\\u007f\\u0085\u{A0}b\\u0001\"\n}")
     }
 
     @Test("a body with terminal control characters is not shown as text")

@@ -8,6 +8,8 @@ struct JSONStringTests {
         #expect(JSONString.quoted("a\"b\\c\n\t\u{1}é") == #""a\"b\\c\n\t\u0001é""#)
         #expect(JSONString.quoted("\u{8}\u{C}\r\u{1F}\u{7F}") == #""\b\f\r\u001f\u007f""#)
         #expect(JSONString.quoted("") == #""""#)
+        // C1 controls are escaped; the rest of Latin-1 Supplement and beyond stay UTF-8.
+        #expect(JSONString.quoted("a\u{85}b\u{9F}\u{A0}é\u{100}") == "\"a\\u0085b\\u009f\u{A0}é\u{100}\"")
     }
 
     @Test func errorBodiesUseTheSameEscaper() {

@@ -33,7 +33,7 @@ package struct LineLogHandler: LogHandler {
         let line: String
         switch format {
         case .text:
-            var text = "\(Self.timestamp()) \(event.level) \(event.message)"
+            var text = "\(Self.timestamp()) \(event.level) \(Self.textMessage("\(event.message)"))"
             for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
                 text += " \(key)=\(Self.textValue("\(value)"))"
             }
@@ -59,10 +59,21 @@ package struct LineLogHandler: LogHandler {
         bytes.removeAll()
     }
 
-    /// Quotes values with spaces or quotes so a text line stays machine-splittable.
-    static func textValue(_ value: String) -> String {
-        value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
-            ? JSONString.quoted(value) : value
+    /// A text-format value: quoted and escaped when it holds a space, `"`, `=`, `\` or any control
+    /// character (C0, DEL, C1), so a line stays machine-splittable and a value (a CN, a peer's bytes)
+    /// can never end a line or forge another.
+    package static func textValue(_ value: String) -> String {
+        let plain =
+            !value.isEmpty
+            && !value.unicodeScalars.contains {
+                $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || JSONString.isControl($0)
+            }
+        return plain ? value : JSONString.quoted(value)
+    }
+
+    /// The message as is, unless it holds a control character: then escaped like a value.
+    static func textMessage(_ message: String) -> String {
+        message.unicodeScalars.contains(where: JSONString.isControl) ? JSONString.quoted(message) : message
     }
 
     /// ISO 8601 UTC with milliseconds.
