@@ -269,7 +269,7 @@ final class Worker: EventHandler {
         }
         headers.append(UInt8(ascii: "]"))
         return Delivery(
-            id: UUIDv4.make(), clientID: flight.clientID, endpoint: flight.endpoint, method: flight.head.method,
+            id: UUIDv7.make(), clientID: flight.clientID, endpoint: flight.endpoint, method: flight.head.method,
             path: flight.head.path, query: flight.head.query, headersJSON: String(decoding: headers, as: UTF8.self),
             contentType: flight.head.firstValue(of: "Content-Type"), body: flight.body,
             bodyIsJSON: JSONText.isJSONBCompatible(flight.body), bodySHA256: SHA256Digest.hex(flight.body),
