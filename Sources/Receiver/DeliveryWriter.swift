@@ -196,45 +196,38 @@ private struct WriterSession {
 
 /// One batch of deliveries in one prepared statement, whatever the batch size: each column travels as
 /// one binary array parameter (`PGBinaryArray`: length-prefixed elements, nothing escaped, no request
-/// data in SQL text — rule 3), `unnest` turns the arrays back into rows, and the same statement answers
-/// each input row with the id that stands for it:
+/// data in SQL text — rule 3), `unnest` turns the arrays back into rows (in array order, so the first of
+/// two rows with one key is the one inserted), and the same statement answers each input row with the id
+/// that stands for it:
 /// - its own id when it was inserted;
 /// - for a (client, idempotency key) that was already stored, the original's id: the first row of the
 ///   batch with that key, or the row stored before the statement began.
 ///
 /// A single statement outside BEGIN is its own transaction, so its result arriving means it committed.
 /// Only a duplicate whose original another session committed while this statement ran is not visible
-/// to the statement's snapshot; those (rare) rows get one lookup each afterwards.
+/// to the statement's snapshot; those (rare) rows get one lookup each afterwards. The wide columns are
+/// read once, by the INSERT; the answer unnests only the ids and keys again.
 enum DeliveryInsert {
     /// Prepared once per writer session (`PGConnection.execute` prepares it again after a reconnect).
     static let statement = PGPreparedStatement(
         name: "webhookd_insert_deliveries",
         sql: """
-            WITH input AS (
-                SELECT i.position, i.id::uuid AS id, i.client_id, i.endpoint, i.method, i.path, i.query,
-                       i.headers, i.content_type, i.body, i.is_json, i.body_sha256, i.idempotency_key,
-                       i.cert_subject, i.cert_issuer, i.cert_serial, i.cert_sha256, i.cert_not_after,
-                       i.remote_addr::inet AS remote_addr, i.tls_version, i.tls_cipher
-                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                            $7::jsonb[], $8::text[], $9::bytea[], $10::boolean[], $11::text[], $12::text[],
-                            $13::text[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[],
-                            $19::text[], $20::text[])
-                     WITH ORDINALITY AS i (id, client_id, endpoint, method, path, query, headers, content_type,
-                                           body, is_json, body_sha256, idempotency_key, cert_subject,
-                                           cert_issuer, cert_serial, cert_sha256, cert_not_after, remote_addr,
-                                           tls_version, tls_cipher, position)
-            ),
-            inserted AS (
+            WITH inserted AS (
                 INSERT INTO deliveries (id, client_id, endpoint, method, path, query, headers, content_type, body,
                                         body_json, body_sha256, idempotency_key, cert_subject, cert_issuer,
                                         cert_serial, cert_sha256, cert_not_after, remote_addr, tls_version,
                                         tls_cipher)
-                SELECT id, client_id, endpoint, method, path, query, headers, content_type, body,
-                       CASE WHEN is_json THEN convert_from(body, 'UTF8')::jsonb END, body_sha256,
-                       idempotency_key, cert_subject, cert_issuer, cert_serial, cert_sha256,
-                       to_timestamp(cert_not_after), remote_addr, tls_version, tls_cipher
-                FROM input
-                ORDER BY position
+                SELECT i.id::uuid, i.client_id, i.endpoint, i.method, i.path, i.query, i.headers, i.content_type,
+                       i.body, CASE WHEN i.is_json THEN convert_from(i.body, 'UTF8')::jsonb END, i.body_sha256,
+                       i.idempotency_key, i.cert_subject, i.cert_issuer, i.cert_serial, i.cert_sha256,
+                       to_timestamp(i.cert_not_after), i.remote_addr::inet, i.tls_version, i.tls_cipher
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                            $7::jsonb[], $8::text[], $9::bytea[], $10::boolean[], $11::text[], $12::text[],
+                            $13::text[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[],
+                            $19::text[], $20::text[])
+                     AS i (id, client_id, endpoint, method, path, query, headers, content_type, body, is_json,
+                           body_sha256, idempotency_key, cert_subject, cert_issuer, cert_serial, cert_sha256,
+                           cert_not_after, remote_addr, tls_version, tls_cipher)
                 ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING id, client_id, idempotency_key
             )
@@ -246,7 +239,9 @@ enum DeliveryInsert {
                        (SELECT stored.id FROM deliveries AS stored
                         WHERE stored.client_id = input.client_id
                           AND stored.idempotency_key = input.idempotency_key)) END)::text
-            FROM input LEFT JOIN inserted AS mine ON mine.id = input.id
+            FROM unnest($1::text[], $2::text[], $12::text[]) WITH ORDINALITY
+                 AS input (id, client_id, idempotency_key, position)
+            LEFT JOIN inserted AS mine ON mine.id = input.id::uuid
             ORDER BY input.position
             """)
 
