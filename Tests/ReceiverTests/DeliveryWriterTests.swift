@@ -33,20 +33,29 @@ struct DeliveryWriterTests {
         /// Queues every delivery before the single writer thread starts (so the first batch takes them
         /// all, up to `maxBatch`), or while it runs; returns the outcomes in submission order.
         func write(_ deliveries: [Delivery], startingWriter: Bool = false) throws -> [DeliveryOutcome] {
-            var order: [UInt64] = []
-            for delivery in deliveries {
-                order.append(nextConnectionID)
-                writer.submit(DeliveryTicket(delivery: delivery, connectionID: nextConnectionID, replies: replies))
-                nextConnectionID += 1
-            }
+            let tickets = submit(deliveries)
             if startingWriter { try writer.start() }
+            return try outcomes(of: tickets)
+        }
+
+        /// Queues `deliveries`; returns their ticket numbers for `outcomes(of:)`.
+        func submit(_ deliveries: [Delivery]) -> [UInt64] {
+            deliveries.map { delivery in
+                defer { nextConnectionID += 1 }
+                writer.submit(DeliveryTicket(delivery: delivery, connectionID: nextConnectionID, replies: replies))
+                return nextConnectionID
+            }
+        }
+
+        /// Waits (up to 60 s) for the outcomes of `tickets`, in their order.
+        func outcomes(of tickets: [UInt64]) throws -> [DeliveryOutcome] {
             var outcomes: [UInt64: DeliveryOutcome] = [:]
             let deadline = ContinuousClock.now + .seconds(60)
-            while outcomes.count < deliveries.count && ContinuousClock.now < deadline {
+            while outcomes.count < tickets.count && ContinuousClock.now < deadline {
                 _ = signal.wait(timeout: .milliseconds(200))
                 for completion in replies.drain() { outcomes[completion.connectionID] = completion.outcome }
             }
-            return try order.map { try #require(outcomes[$0], "no outcome within 60 s") }
+            return try tickets.map { try #require(outcomes[$0], "no outcome within 60 s") }
         }
     }
 
@@ -190,6 +199,42 @@ struct DeliveryWriterTests {
             "SELECT body, body_json IS NULL FROM deliveries WHERE id = $1::uuid", [.text(refused.id)])
         #expect(row.bytes(0, 0) == refused.body)
         #expect(row.bool(0, 1) == true)
+    }
+
+    @Test("a duplicate whose original another session commits while the statement waits is answered with it")
+    func duplicateOfAConcurrentCommit() throws {
+        let harness = try Harness()
+        let warmUp = Self.delivery(key: "warm-up")
+        #expect(try harness.write([warmUp], startingWriter: true) == [.stored(id: warmUp.id)])
+        // Another receiver stores evt_race and has not committed yet: the writer's INSERT waits for it on
+        // the idempotency index, and its statement's snapshot will not see the row once it commits.
+        let other = try harness.database.connect()
+        try other.query("BEGIN")
+        let original = try #require(
+            try other.query(
+                """
+                INSERT INTO deliveries (client_id, endpoint, method, path, body, body_sha256, idempotency_key)
+                VALUES ('acme', 'orders', 'POST', '/webhooks/orders', '', 'x', 'evt_race') RETURNING id::text
+                """
+            ).string(0, 0))
+        let racing = [Self.delivery(key: "evt_race"), Self.delivery(key: "fresh")]
+        let tickets = harness.submit(racing)
+        let admin = try harness.database.connect()
+        var waiting = false
+        for _ in 0..<300 where !waiting {
+            waiting =
+                try admin.query(
+                    """
+                    SELECT count(*) > 0 FROM pg_stat_activity
+                    WHERE datname = current_database() AND application_name = 'webhookd writer'
+                      AND wait_event_type = 'Lock'
+                    """
+                ).bool(0, 0) == true
+            if !waiting { usleep(20_000) }
+        }
+        #expect(waiting, "the writer's statement never waited for the other session")
+        try other.query("COMMIT")
+        #expect(try harness.outcomes(of: tickets) == [.duplicate(id: original), .stored(id: racing[1].id)])
     }
 
     // MARK: - Batch sizes
