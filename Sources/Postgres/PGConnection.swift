@@ -20,6 +20,21 @@ package struct PGNotification: Sendable, Equatable {
     package var senderPID: Int32
 }
 
+/// A statement the program prepares once per session and then executes by name
+/// (`PGConnection.execute(_:_:)`).
+package struct PGPreparedStatement: Sendable, Hashable {
+    /// The name it is prepared under; unique among the program's prepared statements.
+    package let name: String
+    /// The statement text, a literal of the program (never built from data).
+    package let sql: String
+
+    /// Names a statement text.
+    package init(name: String, sql: String) {
+        self.name = name
+        self.sql = sql
+    }
+}
+
 /// Owns one `PGconn *` (libpq session) and frees it with `PQfinish` exactly once.
 ///
 /// Statements run only with bound parameters (`PQexecParams`); SQL text is always a literal of the
@@ -28,6 +43,8 @@ package struct PGNotification: Sendable, Equatable {
 package final class PGConnection {
     private let raw: OpaquePointer
     private var finished = false
+    /// Names of the statements prepared on this session (a new session starts with none).
+    private var preparedNames: Set<String> = []
 
     /// Where this connection points, for messages (`host:port/dbname`, never the password).
     package let endpointDescription: String
@@ -142,6 +159,32 @@ package final class PGConnection {
             PQexecParams(raw, sql, count, nil, values, lengths, formats, 0)
         }
         return try check(result, statement: sql)
+    }
+
+    /// Runs a statement prepared on this session: the first call on a session prepares it (`PQprepare`,
+    /// parameter types from the casts in its text), every call executes it (`PQexecPrepared`), so the
+    /// server parses and plans the text once per session instead of once per call. A new session (after a
+    /// reconnect) prepares it again on first use.
+    /// - Parameters:
+    ///   - statement: a name and statement text of the program, with `$1`, `$2`, … placeholders.
+    ///   - parameters: the values, bound by libpq (text values in text format, bytes in binary).
+    /// - Throws: `PostgresError` as `query(_:_:)` does, for the preparation or the execution.
+    @discardableResult
+    package func execute(_ statement: PGPreparedStatement, _ parameters: [PGValue] = []) throws(PostgresError)
+        -> PGResult
+    {
+        try ensureOpen()
+        for case .text(let value) in parameters where value.utf8.contains(0) {
+            throw PostgresError(.queryFailed, "a text parameter contains a NUL byte, which PostgreSQL text cannot hold")
+        }
+        if !preparedNames.contains(statement.name) {
+            _ = try check(PQprepare(raw, statement.name, statement.sql, 0, nil), statement: statement.sql)
+            preparedNames.insert(statement.name)
+        }
+        let result = PGParameterBuffer.with(parameters) { count, values, lengths, formats in
+            PQexecPrepared(raw, statement.name, count, values, lengths, formats, 0)
+        }
+        return try check(result, statement: statement.sql)
     }
 
     /// Runs a trusted multi-statement script from the program's own files (migrations) with `PQexec`.

@@ -5,7 +5,7 @@ package enum PGValue: Sendable, Equatable {
     case null
     /// A value in PostgreSQL's text input format (`text`, `int`, `uuid`, `timestamptz`, `jsonb`, …).
     case text(String)
-    /// Raw bytes, sent in binary format (for `bytea`).
+    /// Raw bytes, sent in binary format: a `bytea` value, or any type's binary format (`PGBinaryArray`).
     case bytes([UInt8])
 
     /// A text parameter, or NULL when `value` is nil.

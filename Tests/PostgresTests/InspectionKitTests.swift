@@ -5,8 +5,8 @@ import TestSupport
 import Testing
 
 /// The SQL inspection kit (sql/002_inspection.sql, sql/queries/): every view and every recipe runs
-/// against a populated database (the recipes through the real `psql -f`), the read-only role, the GIN
-/// index, and the SKIP LOCKED claim recipe under two concurrent workers.
+/// against a populated database (the recipes through the real `psql -f`), the read-only role, the optional
+/// GIN index, and the SKIP LOCKED claim recipe under two concurrent workers.
 @Suite("InspectionKit")
 struct InspectionKitTests {
     /// The views the migration creates; each must answer on a populated database.
@@ -93,10 +93,25 @@ struct InspectionKitTests {
             ], "umbrella is disabled, so it needs no attention")
     }
 
-    @Test("body_json has a GIN index with jsonb_path_ops that containment searches use")
-    func ginIndexServesContainment() throws {
+    @Test("the optional inspection indexes: not migrated, added by psql -f (twice is a no-op), GIN serves @>")
+    func optionalIndexesServeContainment() throws {
         let (database, _) = try Self.populated()
         let connection = try database.connect()
+        let optional = ["deliveries_body_json", "deliveries_cert_sha256", "deliveries_client_body_sha256"]
+        let names = "SELECT indexname FROM pg_indexes WHERE tablename = 'deliveries' AND indexname = ANY($1::text[])"
+        #expect(try connection.query(names, [.textArray(optional)]).rowCount == 0, "off the write path by default")
+        for _ in 0..<2 {
+            let process = try WebhookdProcess(
+                executable: "/usr/bin/psql",
+                [
+                    "-X", "--no-psqlrc", "-d", database.url, "-f",
+                    TestDatabase.sqlDirectory + "/optional/inspection_indexes.sql",
+                ])
+            let status = try #require(process.waitForExit(timeout: .seconds(60)), "psql -f did not finish")
+            #expect(status == 0, "\(process.errorOutput)")
+        }
+        let added = try connection.query(names + " ORDER BY 1", [.textArray(optional)])
+        #expect((0..<added.rowCount).compactMap { added.string($0, 0) } == optional)
         let definition = try connection.query(
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'deliveries' AND indexname = 'deliveries_body_json'")
         #expect(definition.string(0, 0)?.contains("USING gin (body_json jsonb_path_ops)") == true)

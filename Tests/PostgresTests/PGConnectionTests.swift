@@ -111,6 +111,95 @@ struct PGConnectionTests {
         #expect(edges.textArray(0, 3) == nil)
     }
 
+    // MARK: - Binary arrays and prepared statements
+
+    @Test("binary array elements keep their exact bytes: quotes, braces, commas, backslashes, NULL, empty, non-ASCII")
+    func binaryArraysRoundTrip() throws {
+        let connection = try TestDatabase.create(migrated: false).connect()
+        let hostile: [String?] = [
+            "it's", "\"", "\\", "{", "}", "{a,b}", ",", "a,b", "NULL", nil, "", " ", "\"NULL\"", "{\"x\"}",
+            "émoji \u{1F4A9} 中文", "line\nbreak\ttab", "\u{7F}\u{1}", String(repeating: "{\\\",}", count: 5_000),
+        ]
+        var texts = PGBinaryArray(of: .text)
+        for value in hostile { texts.append(text: value) }
+        #expect(texts.count == hostile.count)
+        let result = try connection.query(
+            "SELECT v, v IS NULL, n FROM unnest($1::text[]) WITH ORDINALITY AS a (v, n) ORDER BY n",
+            [.binaryArray(texts)])
+        #expect(result.rowCount == hostile.count)
+        for (row, value) in hostile.enumerated() {
+            #expect(result.isNull(row, 0) == (value == nil), "element \(row)")
+            #expect(result.string(row, 0).map { Array($0.utf8) } == value.map { Array($0.utf8) }, "element \(row)")
+        }
+
+        let everyByte = (0...255).map { UInt8($0) }
+        var bodies = PGBinaryArray(of: .bytea)
+        for value in [everyByte, [], [0, 0], Array("{\"\\,}".utf8)] { bodies.append(bytes: value) }
+        bodies.appendNull()
+        let bytes = try connection.query(
+            "SELECT v, v IS NULL FROM unnest($1::bytea[]) WITH ORDINALITY AS a (v, n) ORDER BY n",
+            [.binaryArray(bodies)])
+        #expect(bytes.rowCount == 5)
+        #expect(bytes.bytes(0, 0) == everyByte)
+        #expect(bytes.bytes(1, 0) == [] && bytes.bool(1, 1) == false, "empty bytes stay empty, not NULL")
+        #expect(bytes.bytes(2, 0) == [0, 0])
+        #expect(bytes.bytes(3, 0) == Array("{\"\\,}".utf8))
+        #expect(bytes.bool(4, 1) == true)
+
+        var documents = PGBinaryArray(of: .jsonb)
+        documents.append(jsonText: #"{"a": "x\"\\y", "b": [1, {}], "c": null}"#)
+        documents.append(jsonText: nil)
+        var numbers = PGBinaryArray(of: .int8)
+        for value in [Int64.min, -1, 0, 1_900_000_000, Int64.max] { numbers.append(int8: value) }
+        var flags = PGBinaryArray(of: .bool)
+        for value in [true, false] { flags.append(bool: value) }
+        let typed = try connection.query(
+            """
+            SELECT ($1::jsonb[])[1] = '{"c": null, "b": [1, {}], "a": "x\\"\\\\y"}'::jsonb, ($1::jsonb[])[2] IS NULL,
+                   $2::bigint[] = ARRAY[-9223372036854775808, -1, 0, 1900000000, 9223372036854775807]::bigint[],
+                   $3::boolean[] = ARRAY[true, false], cardinality($4::text[]), array_lower($2::bigint[], 1)
+            """,
+            [
+                .binaryArray(documents), .binaryArray(numbers), .binaryArray(flags),
+                .binaryArray(PGBinaryArray(of: .text)),
+            ])
+        #expect(typed.bool(0, 0) == true)
+        #expect(typed.bool(0, 1) == true)
+        #expect(typed.bool(0, 2) == true)
+        #expect(typed.bool(0, 3) == true)
+        #expect(typed.int(0, 4) == 0)
+        #expect(typed.int(0, 5) == 1)
+
+        // The element type travels with the array: a text array bound to bytea[] is refused, not misread.
+        let mismatch = #expect(throws: PostgresError.self) {
+            try connection.query("SELECT $1::bytea[]", [.binaryArray(texts)])
+        }
+        #expect(mismatch?.sqlState == "42804")
+    }
+
+    @Test("a prepared statement is prepared once per session and works again on a new session")
+    func preparedStatementsPerSession() throws {
+        let database = try TestDatabase.create(migrated: false)
+        let statement = PGPreparedStatement(name: "test_add", sql: "SELECT $1::int + $2::int, $3::text")
+        let first = try database.connect()
+        for value in 0..<3 {
+            let result = try first.execute(statement, [.int(value), .int(40), .text("it's $1")])
+            #expect(result.int(0, 0) == value + 40)
+            #expect(result.string(0, 1) == "it's $1")
+        }
+        let prepared = try first.query(
+            "SELECT count(*) FROM pg_prepared_statements WHERE name = $1", [.text(statement.name)])
+        #expect(prepared.int(0, 0) == 1)
+        let second = try database.connect()
+        #expect(try second.execute(statement, [.int(1), .int(1), .null]).int(0, 0) == 2)
+        // A refused execution leaves the statement prepared and the session usable.
+        let error = #expect(throws: PostgresError.self) {
+            try first.execute(statement, [.text("x"), .int(1), .null])
+        }
+        #expect(error?.sqlState == "22P02")
+        #expect(try first.execute(statement, [.int(2), .int(2), .null]).int(0, 0) == 4)
+    }
+
     // MARK: - Errors from the server
 
     @Test("the SQLSTATE is captured: 23505 for a unique violation, 42P01 for a missing table")

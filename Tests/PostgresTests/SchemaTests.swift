@@ -101,12 +101,67 @@ struct SchemaTests {
         try writer.query("BEGIN")
         try insertDelivery(writer, client: "acme", key: "rolled-back")
         try writer.query("ROLLBACK")
+        // One statement of several rows (the trigger runs once per statement) notifies each of them, and
+        // not the row its ON CONFLICT skipped.
+        let batch = try writer.query(
+            """
+            INSERT INTO deliveries (client_id, endpoint, method, path, body, body_sha256, idempotency_key)
+            SELECT 'acme', 'orders', 'POST', '/webhooks/orders', '\\x7b7d', 'x', key
+            FROM unnest(ARRAY['b1', 'k1', 'b2', NULL]) WITH ORDINALITY AS k (key, n) ORDER BY n
+            ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            RETURNING id::text
+            """)
+        let batchIDs = (0..<batch.rowCount).compactMap { batch.string($0, 0) }
+        #expect(batchIDs.count == 3)
+        // A statement that inserts nothing notifies nothing.
+        try writer.query(
+            """
+            INSERT INTO deliveries (client_id, endpoint, method, path, body, body_sha256, idempotency_key)
+            VALUES ('acme', 'orders', 'POST', '/', '', 'x', 'k1')
+            ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            """)
         try writer.query("SELECT pg_notify('webhookd_deliveries', 'marker')")
 
         let received = try notifications(on: listener, before: "marker")
-        #expect(received.map(\.payload) == [first, second])
+        #expect(received.map(\.payload) == [first, second] + batchIDs)
         // The payload is the uuid as text and nothing else.
         #expect(first.count == 36 && first.split(separator: "-").count == 5)
+    }
+
+    @Test("body, body_json and headers are TOAST-compressed with lz4 (this server is built with it)")
+    func wideColumnsUseLZ4() throws {
+        let connection = try TestDatabase.create().connect()
+        let columns = try connection.query(
+            """
+            SELECT attname, attcompression FROM pg_attribute
+            WHERE attrelid = 'deliveries'::regclass AND attname IN ('body', 'body_json', 'headers') ORDER BY attname
+            """)
+        #expect((0..<columns.rowCount).map { columns.string($0, 0) ?? "" } == ["body", "body_json", "headers"])
+        #expect((0..<columns.rowCount).allSatisfy { columns.string($0, 1) == "l" })
+        // A body large enough to be compressed is, with lz4, and reads back exactly.
+        let body = Array(String(repeating: #"{"k": "value"}, "#, count: 400).utf8)
+        let id = try connection.query(
+            """
+            INSERT INTO deliveries (client_id, endpoint, method, path, body, body_sha256)
+            VALUES ('acme', 'orders', 'POST', '/', $1, 'x') RETURNING id::text
+            """, [.bytes(body)]
+        ).string(0, 0)
+        let stored = try connection.query(
+            "SELECT pg_column_compression(body), body FROM deliveries WHERE id = $1::uuid", [.optional(id)])
+        #expect(stored.string(0, 0) == "lz4")
+        #expect(stored.bytes(0, 1) == body)
+    }
+
+    @Test("deliveries keeps only the indexes the product's queries and SPEC's uniqueness need")
+    func deliveriesIndexes() throws {
+        let connection = try TestDatabase.create().connect()
+        let indexes = try connection.query(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'deliveries' ORDER BY indexname")
+        #expect(
+            (0..<indexes.rowCount).compactMap { indexes.string($0, 0) } == [
+                "deliveries_client_idempotency_key", "deliveries_client_received_at", "deliveries_pending",
+                "deliveries_pkey", "deliveries_received_at",
+            ])
     }
 
     @Test("the idempotency index refuses a second (client, key) but allows NULL keys and other clients")

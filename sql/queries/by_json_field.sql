@@ -1,5 +1,6 @@
 -- Deliveries whose JSON body contains a given JSON document (jsonb containment, served by the
--- deliveries_body_json GIN index): top-level fields, nested objects and array elements alike.
+-- deliveries_body_json GIN index of sql/optional/inspection_indexes.sql when an operator added it, else
+-- by a scan): top-level fields, nested objects and array elements alike.
 --
 -- Variables (psql -v NAME=VALUE; the default applies when one is not given):
 --   match  the JSON the body must contain   default: {"type": "invoice.paid"}

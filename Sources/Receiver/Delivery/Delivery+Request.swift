@@ -10,7 +10,7 @@ extension Delivery {
         remoteHost: String, tlsVersion: String, tlsCipher: String
     ) {
         self.init(
-            id: UUIDv4.make(), clientID: clientID, endpoint: endpoint, method: head.method, path: head.path,
+            id: UUIDv7.make(), clientID: clientID, endpoint: endpoint, method: head.method, path: head.path,
             query: head.query, headersJSON: Self.headersJSON(head.headers),
             contentType: head.firstValue(of: "Content-Type"), body: body,
             bodyIsJSON: JSONText.isJSONBCompatible(body), bodySHA256: SHA256Digest.hex(body),

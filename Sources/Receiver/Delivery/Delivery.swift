@@ -1,4 +1,5 @@
 import Bytes
+import Glibc
 package import Posix
 
 /// One accepted webhook on its way to the `deliveries` table: every SPEC column, computed on the
@@ -53,24 +54,49 @@ package struct DeliveryCompletion: Sendable {
     package var outcome: DeliveryOutcome
 }
 
-/// Random (version 4) UUIDs from the system CSPRNG, formatted as PostgreSQL prints them.
-package enum UUIDv4 {
+/// Time-ordered (version 7, RFC 9562 §5.7) UUIDs, formatted as PostgreSQL prints them: 48 bits of Unix
+/// time in milliseconds, the version, 12 random bits, the variant and 62 random bits from the system
+/// CSPRNG. Ids made later sort after earlier ones (to the millisecond), so the primary key's btree grows
+/// at its right edge instead of touching a random leaf page per insert as version 4 ids did; 74 random
+/// bits keep them unguessable and unique across threads and receivers.
+package enum UUIDv7 {
+    /// A new id for the current time.
     package static func make() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return make(unixMilliseconds: UInt64(now.tv_sec) &* 1000 &+ UInt64(now.tv_nsec / 1_000_000))
+    }
+
+    /// A new id for `unixMilliseconds` (only its low 48 bits fit, which last until the year 10889).
+    package static func make(unixMilliseconds: UInt64) -> String {
         var generator = SystemRandomNumberGenerator()
-        var high = generator.next() as UInt64
-        var low = generator.next() as UInt64
-        high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000
-        low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
-        var output: [UInt8] = []
-        output.reserveCapacity(36)
-        for (index, shift) in stride(from: 60, through: 0, by: -4).enumerated() {
-            if index == 8 || index == 12 { output.append(UInt8(ascii: "-")) }
-            output.append(Hex.digit(UInt8(truncatingIfNeeded: high >> UInt64(shift))))
+        let random = generator.next() as UInt64
+        let high = (unixMilliseconds << 16) | 0x7000 | (random & 0x0FFF)
+        let low = ((generator.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+        return format(high: high, low: low)
+    }
+
+    /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, lower-case hex.
+    static func format(high: UInt64, low: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 36) { output in
+            var position = 0
+            for (index, shift) in stride(from: 60, through: 0, by: -4).enumerated() {
+                if index == 8 || index == 12 {
+                    output[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                output[position] = Hex.digit(UInt8(truncatingIfNeeded: high >> UInt64(shift)))
+                position += 1
+            }
+            for (index, shift) in stride(from: 60, through: 0, by: -4).enumerated() {
+                if index == 0 || index == 4 {
+                    output[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                output[position] = Hex.digit(UInt8(truncatingIfNeeded: low >> UInt64(shift)))
+                position += 1
+            }
+            return position
         }
-        for (index, shift) in stride(from: 60, through: 0, by: -4).enumerated() {
-            if index == 0 || index == 4 { output.append(UInt8(ascii: "-")) }
-            output.append(Hex.digit(UInt8(truncatingIfNeeded: low >> UInt64(shift))))
-        }
-        return String(decoding: output, as: UTF8.self)
     }
 }

@@ -4,10 +4,12 @@ import Postgres
 import Synchronization
 
 /// Commits deliveries in groups: every writer thread takes whatever is waiting (up to `maxBatch`),
-/// inserts it with one multi-row INSERT … ON CONFLICT DO NOTHING in one transaction, commits, and posts
-/// each outcome back to the owning loop. One fsync serves a whole batch (ARCHITECTURE.md "group commit").
+/// writes it with one prepared statement (`DeliveryInsert`: INSERT … SELECT FROM unnest(arrays) … ON
+/// CONFLICT DO NOTHING, which is its own transaction), and posts each outcome back to the owning loop.
+/// One round trip and one fsync serve a whole batch (ARCHITECTURE.md "group commit").
 ///
-/// Rule 1: an outcome of `.stored`/`.duplicate` is posted only after COMMIT returned.
+/// Rule 1: an outcome of `.stored`/`.duplicate` is posted only after the statement, hence its COMMIT,
+/// returned.
 package final class DeliveryWriter: Sendable {
     private let queue: HandoffQueue<DeliveryTicket>
     private let signal: WakeupSignal
@@ -114,18 +116,19 @@ private struct WriterSession {
         connection = nil
     }
 
-    /// Writes `deliveries` in one transaction; returns one outcome per delivery, in order.
+    /// Writes `deliveries` with one statement (its own transaction: the outcomes exist only after its
+    /// COMMIT returned); returns one outcome per delivery, in order.
     mutating func write(_ deliveries: [Delivery], statistics: ReceiverStatistics) -> [DeliveryOutcome] {
         guard let connection = connect() else {
             statistics.recordDatabaseError()
             return Array(repeating: .unavailable, count: deliveries.count)
         }
         let started = ContinuousClock.now
-        do {
-            let outcomes = try connection.transaction { try Self.insert(deliveries, on: connection) }
+        do throws(PostgresError) {
+            let outcomes = try DeliveryInsert.write(deliveries, on: connection, logger: logger)
             statistics.recordCommit(batchSize: deliveries.count, duration: ContinuousClock.now - started)
             return outcomes
-        } catch let error as PostgresError where error.isConnectionProblem {
+        } catch let error where error.isConnectionProblem {
             logger.error("database write failed; answering 503", metadata: ["error": "\(error.message)"])
             statistics.recordDatabaseError()
             self.connection?.close()
@@ -134,10 +137,11 @@ private struct WriterSession {
         } catch {
             statistics.recordDatabaseError()
             guard deliveries.count > 1 else { return [singleFallback(deliveries[0], on: connection, error: error)] }
-            // One bad row must not fail its neighbours: write each alone.
+            // The statement was refused whole, so nothing of the batch is stored. One bad row must not
+            // fail its neighbours: write each alone.
             return deliveries.map { delivery in
-                do {
-                    return try connection.transaction { try Self.insert([delivery], on: connection)[0] }
+                do throws(PostgresError) {
+                    return try DeliveryInsert.write([delivery], on: connection, logger: logger)[0]
                 } catch {
                     return singleFallback(delivery, on: connection, error: error)
                 }
@@ -147,22 +151,21 @@ private struct WriterSession {
 
     /// A single delivery that failed: retry once without `body_json` (a JSON document jsonb still
     /// refused), else report it failed.
-    private func singleFallback(_ delivery: Delivery, on connection: PGConnection, error: any Error) -> DeliveryOutcome
+    private func singleFallback(_ delivery: Delivery, on connection: PGConnection, error: PostgresError)
+        -> DeliveryOutcome
     {
-        if let error = error as? PostgresError, error.isConnectionProblem { return .unavailable }
+        if error.isConnectionProblem { return .unavailable }
         var plain = delivery
         plain.bodyIsJSON = false
-        do {
-            return try connection.transaction { try Self.insert([plain], on: connection)[0] }
+        do throws(PostgresError) {
+            return try DeliveryInsert.write([plain], on: connection, logger: logger)[0]
         } catch {
             // The server's primary message and SQLSTATE only: its DETAIL/CONTEXT can quote the
             // offending value (a piece of the body, an idempotency key), and request data is never logged.
-            var metadata: Logger.Metadata = [
-                "client": "\(delivery.clientID)", "error": "\((error as? PostgresError)?.message ?? "\(error)")",
-            ]
-            if let state = (error as? PostgresError)?.sqlState { metadata["sqlstate"] = "\(state)" }
+            var metadata: Logger.Metadata = ["client": "\(delivery.clientID)", "error": "\(error.message)"]
+            if let state = error.sqlState { metadata["sqlstate"] = "\(state)" }
             logger.error("database refused a delivery", metadata: metadata)
-            if let error = error as? PostgresError, error.isConnectionProblem { return .unavailable }
+            if error.isConnectionProblem { return .unavailable }
             return .failed
         }
     }
@@ -188,56 +191,129 @@ private struct WriterSession {
             return nil
         }
     }
+}
 
-    static let columnsPerRow = 20
+// MARK: - The batch statement
 
-    /// `INSERT … VALUES ($1…$20), ($21…$40), …` for `rows` rows. Only numbers are interpolated: the
-    /// statement's shape depends on the batch size, never on request data (rule 3).
-    static func insertStatement(rows: Int) -> String {
-        var sql = """
-            INSERT INTO deliveries (id, client_id, endpoint, method, path, query, headers, content_type, body, \
-            body_json, body_sha256, idempotency_key, cert_subject, cert_issuer, cert_serial, cert_sha256, \
-            cert_not_after, remote_addr, tls_version, tls_cipher) VALUES
-            """
-        for row in 0..<rows {
-            let b = row * columnsPerRow
-            sql += row == 0 ? " " : ", "
-            sql += "($\(b + 1)::uuid, $\(b + 2), $\(b + 3), $\(b + 4), $\(b + 5), $\(b + 6), $\(b + 7)::jsonb, "
-            sql += "$\(b + 8), $\(b + 9)::bytea, $\(b + 10)::jsonb, $\(b + 11), $\(b + 12), $\(b + 13), $\(b + 14), "
-            sql += "$\(b + 15), $\(b + 16), to_timestamp($\(b + 17)::bigint), $\(b + 18)::inet, $\(b + 19), $\(b + 20))"
+/// One batch of deliveries in one prepared statement, whatever the batch size: each column travels as
+/// one binary array parameter (`PGBinaryArray`: length-prefixed elements, nothing escaped, no request
+/// data in SQL text — rule 3), `unnest` turns the arrays back into rows (in array order, so the first of
+/// two rows with one key is the one inserted), and the same statement answers each input row with the id
+/// that stands for it:
+/// - its own id when it was inserted;
+/// - for a (client, idempotency key) that was already stored, the original's id: the first row of the
+///   batch with that key, or the row stored before the statement began.
+///
+/// A single statement outside BEGIN is its own transaction, so its result arriving means it committed.
+/// Only a duplicate whose original another session committed while this statement ran is not visible
+/// to the statement's snapshot; those (rare) rows get one lookup each afterwards. The wide columns are
+/// read once, by the INSERT; the answer unnests only the ids and keys again.
+enum DeliveryInsert {
+    /// Prepared once per writer session (`PGConnection.execute` prepares it again after a reconnect).
+    static let statement = PGPreparedStatement(
+        name: "webhookd_insert_deliveries",
+        sql: """
+            WITH inserted AS (
+                INSERT INTO deliveries (id, client_id, endpoint, method, path, query, headers, content_type, body,
+                                        body_json, body_sha256, idempotency_key, cert_subject, cert_issuer,
+                                        cert_serial, cert_sha256, cert_not_after, remote_addr, tls_version,
+                                        tls_cipher)
+                SELECT i.id::uuid, i.client_id, i.endpoint, i.method, i.path, i.query, i.headers, i.content_type,
+                       i.body, CASE WHEN i.is_json THEN convert_from(i.body, 'UTF8')::jsonb END, i.body_sha256,
+                       i.idempotency_key, i.cert_subject, i.cert_issuer, i.cert_serial, i.cert_sha256,
+                       to_timestamp(i.cert_not_after), i.remote_addr::inet, i.tls_version, i.tls_cipher
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                            $7::jsonb[], $8::text[], $9::bytea[], $10::boolean[], $11::text[], $12::text[],
+                            $13::text[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[],
+                            $19::text[], $20::text[])
+                     AS i (id, client_id, endpoint, method, path, query, headers, content_type, body, is_json,
+                           body_sha256, idempotency_key, cert_subject, cert_issuer, cert_serial, cert_sha256,
+                           cert_not_after, remote_addr, tls_version, tls_cipher)
+                ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                RETURNING id, client_id, idempotency_key
+            )
+            SELECT mine.id IS NOT NULL,
+                   coalesce(mine.id, CASE WHEN input.idempotency_key IS NOT NULL THEN coalesce(
+                       (SELECT sibling.id FROM inserted AS sibling
+                        WHERE sibling.client_id = input.client_id
+                          AND sibling.idempotency_key = input.idempotency_key),
+                       (SELECT stored.id FROM deliveries AS stored
+                        WHERE stored.client_id = input.client_id
+                          AND stored.idempotency_key = input.idempotency_key)) END)::text
+            FROM unnest($1::text[], $2::text[], $12::text[]) WITH ORDINALITY
+                 AS input (id, client_id, idempotency_key, position)
+            LEFT JOIN inserted AS mine ON mine.id = input.id::uuid
+            ORDER BY input.position
+            """)
+
+    /// Writes `deliveries` with one statement and returns one outcome per delivery, in order.
+    /// - Throws: the statement's error, in which case nothing of the batch was stored.
+    static func write(_ deliveries: [Delivery], on connection: PGConnection, logger: Logger) throws(PostgresError)
+        -> [DeliveryOutcome]
+    {
+        let result = try connection.execute(statement, parameters(deliveries))
+        guard result.rowCount == deliveries.count else {
+            // Cannot happen (one answer row per input row by construction), and the rows are committed,
+            // so writing them again would be wrong: report them failed.
+            logger.error(
+                "the delivery statement answered an unexpected number of rows",
+                metadata: ["rows": "\(result.rowCount)", "expected": "\(deliveries.count)"])
+            return Array(repeating: .failed, count: deliveries.count)
         }
-        sql += " ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id"
-        return sql
+        return deliveries.indices.map { row in
+            let delivery = deliveries[row]
+            if result.bool(row, 0) == true { return .stored(id: delivery.id) }
+            if let original = result.string(row, 1) { return .duplicate(id: original) }
+            return concurrentOriginal(of: delivery, on: connection, logger: logger)
+        }
     }
 
-    static func insert(_ deliveries: [Delivery], on connection: PGConnection) throws -> [DeliveryOutcome] {
-        var parameters: [PGValue] = []
-        parameters.reserveCapacity(deliveries.count * columnsPerRow)
-        for d in deliveries {
-            parameters += [
-                .text(d.id), .text(d.clientID), .text(d.endpoint), .text(d.method), .text(d.path), .optional(d.query),
-                .text(d.headersJSON), .optional(d.contentType), .bytes(d.body),
-                d.bodyIsJSON ? .text(String(decoding: d.body, as: UTF8.self)) : .null, .text(d.bodySHA256),
-                .optional(d.idempotencyKey), .text(d.certSubject), .text(d.certIssuer), .text(d.certSerial),
-                .text(d.certSHA256), .text(String(d.certNotAfter)), .text(d.remoteAddress), .text(d.tlsVersion),
-                .text(d.tlsCipher),
-            ]
-        }
-        let result = try connection.query(insertStatement(rows: deliveries.count), parameters)
-        var inserted = Set<String>()
-        for row in 0..<result.rowCount {
-            if let id = result.string(row, 0) { inserted.insert(id) }
-        }
-        return try deliveries.map { delivery in
-            if inserted.contains(delivery.id) { return .stored(id: delivery.id) }
-            // Not inserted: its (client, idempotency key) is already stored — by an earlier request, a
-            // sibling in this batch, or another receiver. The original id answers the duplicate.
-            guard let key = delivery.idempotencyKey else { return .failed }
+    /// The original of a duplicate that another session committed while the statement ran (so its
+    /// snapshot could not see it). Runs after the batch committed: a failure here answers this row
+    /// alone and never rewrites the batch.
+    private static func concurrentOriginal(of delivery: Delivery, on connection: PGConnection, logger: Logger)
+        -> DeliveryOutcome
+    {
+        // Not inserted without a key cannot happen: the statement only skips idempotency conflicts.
+        guard let key = delivery.idempotencyKey else { return .failed }
+        do throws(PostgresError) {
             let original = try connection.query(
                 "SELECT id FROM deliveries WHERE client_id = $1 AND idempotency_key = $2",
                 [.text(delivery.clientID), .text(key)])
             guard let id = original.string(0, 0) else { return .failed }
             return .duplicate(id: id)
+        } catch {
+            logger.error("looking up the original of a duplicate failed", metadata: ["error": "\(error.message)"])
+            return error.isConnectionProblem ? .unavailable : .failed
         }
+    }
+
+    /// The statement's twenty array parameters, one element per delivery in each.
+    static func parameters(_ deliveries: [Delivery]) -> [PGValue] {
+        let count = deliveries.count
+        func textColumn(_ value: (Delivery) -> String?) -> PGValue {
+            var array = PGBinaryArray(of: .text, reservingBytes: count * 48)
+            for delivery in deliveries { array.append(text: value(delivery)) }
+            return .binaryArray(array)
+        }
+        var headers = PGBinaryArray(
+            of: .jsonb, reservingBytes: deliveries.reduce(0) { $0 + $1.headersJSON.utf8.count + 5 })
+        var bodies = PGBinaryArray(of: .bytea, reservingBytes: deliveries.reduce(0) { $0 + $1.body.count + 4 })
+        var isJSON = PGBinaryArray(of: .bool, reservingBytes: count * 5)
+        var notAfter = PGBinaryArray(of: .int8, reservingBytes: count * 12)
+        for delivery in deliveries {
+            headers.append(jsonText: delivery.headersJSON)
+            bodies.append(bytes: delivery.body)
+            isJSON.append(bool: delivery.bodyIsJSON)
+            notAfter.append(int8: delivery.certNotAfter)
+        }
+        return [
+            textColumn { $0.id }, textColumn { $0.clientID }, textColumn { $0.endpoint }, textColumn { $0.method },
+            textColumn { $0.path }, textColumn { $0.query }, .binaryArray(headers), textColumn { $0.contentType },
+            .binaryArray(bodies), .binaryArray(isJSON), textColumn { $0.bodySHA256 },
+            textColumn { $0.idempotencyKey }, textColumn { $0.certSubject }, textColumn { $0.certIssuer },
+            textColumn { $0.certSerial }, textColumn { $0.certSHA256 }, .binaryArray(notAfter),
+            textColumn { $0.remoteAddress }, textColumn { $0.tlsVersion }, textColumn { $0.tlsCipher },
+        ]
     }
 }
