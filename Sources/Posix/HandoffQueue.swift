@@ -61,9 +61,21 @@ package final class HandoffQueue<Element: Sendable>: Sendable {
     ///   again for them.
     /// - Returns: the drained elements; empty if there were none.
     package func drain(max: Int = .max) -> [Element] {
+        drain(max: max, budget: .max) { _ in 0 }
+    }
+
+    /// Removes and returns up to `max` elements, oldest first, stopping before the one that would take the
+    /// summed `cost` over `budget` (the first element is always taken, whatever its cost).
+    package func drain(max: Int, budget: Int, cost: (Element) -> Int) -> [Element] {
         precondition(max > 0, "HandoffQueue.drain(max:) needs max > 0")
         let (elements, wakeAgain): ([Element], Bool) = state.withLock { state in
-            let taken = Swift.min(max, state.count)
+            var taken = 0
+            var spent = 0
+            while taken < Swift.min(max, state.count), let next = state.buffer[state.head + taken] {
+                spent += cost(next)
+                if taken > 0 && spent > budget { break }
+                taken += 1
+            }
             var elements: [Element] = []
             elements.reserveCapacity(taken)
             for index in state.head..<(state.head + taken) {

@@ -1,5 +1,6 @@
 internal import CLibPQ
 import Glibc
+import Synchronization
 
 /// `PG_DIAG_SQLSTATE` is a char macro (`'C'`) that Swift cannot import (STYLE.md pitfall 3).
 private let diagSQLState = Int32(UInt8(ascii: "C"))
@@ -140,6 +141,12 @@ package final class PGConnection {
 
     /// The server process serving this session.
     package var backendPID: Int32 { PQbackendPID(raw) }
+
+    /// A way to cancel this session's running statement from another thread (libpq's `PQcancel`, which
+    /// is thread-safe); nil when libpq cannot make one.
+    package func makeCancelToken() -> PGCancelToken? {
+        PQgetCancel(raw).map(PGCancelToken.init)
+    }
 
     // MARK: - Statements
 
@@ -354,6 +361,29 @@ func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePoint
             // A non-empty array (it holds at least the terminating nil) always has a base address.
             guard let base = rebound.baseAddress else { preconditionFailure("empty C string array") }
             return body(base)
+        }
+    }
+}
+
+/// Cancels the statement running on one session, from any thread (`PQcancel` opens its own connection
+/// to the server and asks it to interrupt that backend). Cancelling when nothing runs does nothing.
+package final class PGCancelToken: Sendable {
+    /// The `PGcancel *`, kept as its address (a plain integer is Sendable); used only under `lock`.
+    private let address: UInt
+    private let lock = Mutex(())
+
+    init(_ raw: OpaquePointer) { address = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(raw))) }
+
+    deinit { PQfreeCancel(pointer) }
+
+    private var pointer: OpaquePointer { OpaquePointer(bitPattern: address)! }
+
+    /// Asks the server to cancel the session's current statement; false when the request could not be sent.
+    @discardableResult
+    package func cancel() -> Bool {
+        lock.withLock { _ in
+            var message = [CChar](repeating: 0, count: 256)
+            return PQcancel(pointer, &message, Int32(message.count)) == 1
         }
     }
 }

@@ -51,7 +51,7 @@ struct DevCommand: ParsableCommand {
                     certificateChainPath: pki.serverCertificate, privateKeyPath: pki.serverKey,
                     clientCAPath: pki.caCertificate),
                 workers: ProcessInfo.processInfo.activeProcessorCount)
-            configuration.drainTimeout = .seconds(9)
+            configuration.drainTimeout = .seconds(7)
             // Health and metrics on 127.0.0.1:9090 like serve's default, unless something else holds it.
             let admin = SocketAddress(host: "127.0.0.1", port: 9090)
             configuration.adminListen = PortProbe.unavailableReason(admin) == nil ? admin : nil

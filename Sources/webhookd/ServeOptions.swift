@@ -99,8 +99,10 @@ struct ServeOptions: ParsableArguments {
             throw CommandFailure.usage("--workers must be between 1 and 256")
         }
         configuration.maxBodyBytes = try Environment.integer(maxBodyBytes, flag: "max-body-bytes", default: 1_048_576)
-        guard configuration.maxBodyBytes >= 0 else {
-            throw CommandFailure.usage("--max-body-bytes must not be negative")
+        // A body travels in one statement parameter and may become one jsonb value: PostgreSQL caps a
+        // jsonb at 256 MiB and any value at 1 GB.
+        guard (0...268_435_456).contains(configuration.maxBodyBytes) else {
+            throw CommandFailure.usage("--max-body-bytes must be between 0 and 268435456 (256 MiB)")
         }
         configuration.handshakeTimeout = .seconds(try positive(handshakeTimeout, "handshake-timeout", 10))
         configuration.headerTimeout = .seconds(try positive(headerTimeout, "header-timeout", 10))

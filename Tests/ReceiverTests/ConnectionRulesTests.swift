@@ -120,11 +120,15 @@ struct ConnectionRulesTests {
         answer.response.headers.first { $0.name == name }?.value
     }
 
-    @Test func everyOutcomeHasItsStatusCodeAndBody() {
-        #expect(Answer(.stored(id: "a")).response.status == 200)
-        #expect(Self.text(Answer(.stored(id: "a"))) == #"{"delivery_id":"a","duplicate":false}"#)
-        #expect(Self.text(Answer(.duplicate(id: "b"))) == #"{"delivery_id":"b","duplicate":true}"#)
-        #expect(Answer(.failed).response.status == 500)
+    @Test func everyOutcomeHasItsStatusCodeAndBodyAndNoneIs500() throws {
+        #expect(try #require(Answer(.stored(id: "a"))).response.status == 200)
+        #expect(Self.text(try #require(Answer(.stored(id: "a")))) == #"{"delivery_id":"a","duplicate":false}"#)
+        #expect(Self.text(try #require(Answer(.duplicate(id: "b")))) == #"{"delivery_id":"b","duplicate":true}"#)
+        // Data the database refuses even alone is not retryable: 400, not 500.
+        #expect(try #require(Answer(.refused)).response.status == 400)
+        #expect(Self.text(try #require(Answer(.refused))).contains(#""error":"delivery_refused""#))
+        // An unknown commit outcome has no true answer: the connection closes without one.
+        #expect(Answer(.unknown) == nil)
         #expect(Self.text(.forbidden(.pinMismatch)).contains(#""error":"pin_mismatch""#))
         #expect(Answer.forbidden(.pinMismatch).response.status == 403)
         #expect(Answer.notFound.response.status == 404)
@@ -134,14 +138,16 @@ struct ConnectionRulesTests {
         #expect(Answer.requestTimeout.response.status == 408)
     }
 
-    @Test func every503SaysRetryAfterAndNothingElseDoes() {
-        for answer in [Answer(.unavailable), .shuttingDown] {
+    @Test func every503SaysRetryAfterAndNothingElseDoes() throws {
+        for answer in [try #require(Answer(.unavailable)), .shuttingDown, .registryUnavailable] {
             #expect(answer.response.status == 503)
             #expect(Self.header(answer, "Retry-After") == "5")
         }
-        #expect(Self.text(Answer(.unavailable)).contains(#""error":"database_unavailable""#))
+        #expect(Self.text(try #require(Answer(.unavailable))).contains(#""error":"database_unavailable""#))
         #expect(Self.text(.shuttingDown).contains(#""error":"shutting_down""#))
-        for answer in [Answer.stored(id: "x"), .notFound, .forbidden(.unknownClient), .internalError, .requestTimeout] {
+        for answer in [
+            Answer.stored(id: "x"), .notFound, .forbidden(.unknownClient), .deliveryRefused, .requestTimeout,
+        ] {
             #expect(Self.header(answer, "Retry-After") == nil)
         }
     }
@@ -174,5 +180,6 @@ struct ConnectionRulesTests {
         #expect(ConnectionDeadline.expired(.idle, Self.situation()) == .close)
         #expect(ConnectionDeadline.expired(.commit, Self.situation(awaiting: true)) == .answer(.databaseUnavailable))
         #expect(ConnectionDeadline.expired(.commit, Self.situation()) == .close)
+        #expect(ConnectionDeadline.expired(.commitOverdue, Self.situation(awaiting: true)) == .close)
     }
 }

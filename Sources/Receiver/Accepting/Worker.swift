@@ -249,7 +249,10 @@ final class Worker: EventHandler {
 
     // MARK: - Deliveries
 
-    func submit(_ delivery: Delivery, from connection: Connection) {
-        shared.writer.submit(DeliveryTicket(delivery: delivery, connectionID: connection.id, replies: completions))
+    /// Hands `delivery` to the writers; the claim lets the connection withdraw it while it still waits.
+    func submit(_ delivery: Delivery, from connection: Connection) -> TicketClaim {
+        let ticket = DeliveryTicket(delivery: delivery, connectionID: connection.id, replies: completions)
+        shared.writer.submit(ticket)
+        return ticket.claim
     }
 }

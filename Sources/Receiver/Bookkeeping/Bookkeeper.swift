@@ -30,6 +30,9 @@ package final class Bookkeeper: Sendable {
 
     private struct Control {
         var stopping = false
+        var finished = false
+        /// Cancels the registry session's running statement (a stop must not wait on a hung database).
+        var cancel: PGCancelToken?
         var thread: ThreadHandle?
         var lastRefresh: ContinuousClock.Instant?
     }
@@ -86,11 +89,14 @@ package final class Bookkeeper: Sendable {
     }
 
     /// Stores what is still queued and stops the thread.
-    package func stop() {
+    package func stop(within limit: Duration = .seconds(2)) {
         let thread = control.withLock { control in
             control.stopping = true
             return control.thread
         }
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline && thread != nil && !control.withLock({ $0.finished }) { usleep(10_000) }
+        if !control.withLock({ $0.finished }) { _ = control.withLock { $0.cancel }?.cancel() }
         thread?.join()
     }
 
@@ -145,6 +151,8 @@ package final class Bookkeeper: Sendable {
                     let fresh = try database.connect(connectTimeoutSeconds: 2, applicationName: "webhookd registry")
                     try fresh.listen("webhookd_clients")
                     connection = fresh
+                    let token = fresh.makeCancelToken()
+                    control.withLock { $0.cancel = token }
                     // Changes made while we were disconnected were not notified: refresh now.
                     nextRefresh = .now
                 } catch {
@@ -186,6 +194,10 @@ package final class Bookkeeper: Sendable {
                 nextConnectAttempt = .now + .seconds(1)
             }
             if stopping { break }
+        }
+        control.withLock {
+            $0.cancel = nil
+            $0.finished = true
         }
         connection?.close()
     }

@@ -23,19 +23,20 @@ package enum Answer: Equatable {
     case shuttingDown
     /// Not stored: the client registry could not be refreshed for `--registry-max-age`.
     case registryUnavailable
-    /// The database refused the row for another reason.
-    case internalError
+    /// The database refused the row's data: not stored, and retrying the same bytes will not help.
+    case deliveryRefused
 
     /// Seconds a client is asked to wait before it retries a 503.
     package static let retryAfterSeconds = 5
 
-    /// The answer for a writer's outcome.
-    package init(_ outcome: DeliveryOutcome) {
+    /// The answer for a writer's outcome; nil when no answer would be true (the outcome is unknown).
+    package init?(_ outcome: DeliveryOutcome) {
         switch outcome {
         case .stored(let id): self = .stored(id: id)
         case .duplicate(let id): self = .duplicate(id: id)
         case .unavailable: self = .databaseUnavailable
-        case .failed: self = .internalError
+        case .refused: self = .deliveryRefused
+        case .unknown: return nil
         }
     }
 
@@ -75,8 +76,10 @@ package enum Answer: Equatable {
         case .registryUnavailable:
             return Self.retryLater(
                 code: "registry_unavailable", message: "Clients cannot be authorized right now; retry later.")
-        case .internalError:
-            return .error(status: 500, code: "internal_error", message: "The delivery could not be stored.")
+        case .deliveryRefused:
+            return .error(
+                status: 400, code: "delivery_refused",
+                message: "The database cannot store this delivery as sent; it was not stored.")
         }
     }
 

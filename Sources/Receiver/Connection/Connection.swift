@@ -15,8 +15,9 @@ final class Connection: EventHandler {
     enum State: Equatable {
         case handshaking
         case reading
-        /// A delivery was handed to the writer; nothing is read until its outcome arrives.
-        case awaitingCommit(clientID: String, keepAlive: Bool)
+        /// A delivery was handed to the writer; nothing is read until its outcome arrives. `claim` lets the
+        /// connection withdraw it while no writer has taken it.
+        case awaitingCommit(clientID: String, keepAlive: Bool, claim: TicketClaim)
         case lingering
         case closed
     }
@@ -139,8 +140,13 @@ final class Connection: EventHandler {
             inFlight = nil
             closeAfterAnswer()
         case .answer(let answer):
-            if isAwaitingCommit {
-                // A late commit is still no 2xx: the client hears "not stored" now.
+            if case .awaitingCommit(_, _, let claim) = state {
+                // "Not stored" is only true when the delivery is withdrawn before a writer took it. A taken
+                // one is in a statement bounded by the writer's statement timeout: wait for its outcome.
+                guard claim.withdraw() else {
+                    setDeadline(.commitOverdue, worker.configuration.commitTimeout + .seconds(30))
+                    return
+                }
                 state = .reading
                 worker.statistics.recordOutcome(.unavailable)
             }
@@ -257,7 +263,7 @@ final class Connection: EventHandler {
         case .body?: setDeadline(.body, worker.configuration.bodyTimeout)
         case .header?: setDeadline(.header, worker.configuration.headerTimeout)
         case .idle?: setDeadline(.idle, worker.configuration.idleTimeout)
-        case nil, .handshake?, .write?, .linger?, .commit?: break
+        case nil, .handshake?, .write?, .linger?, .commit?, .commitOverdue?: break
         }
     }
 
@@ -376,26 +382,30 @@ final class Connection: EventHandler {
             head: flight.head, body: flight.body, endpoint: flight.endpoint, clientID: flight.clientID,
             idempotencyKey: flight.idempotencyKey, peer: peer,
             remoteHost: remote.host, tlsVersion: tlsVersion, tlsCipher: tlsCipher)
-        state = .awaitingCommit(clientID: flight.clientID, keepAlive: flight.head.keepAlive)
         setDeadline(.commit, worker.configuration.commitTimeout)
-        worker.submit(delivery, from: self)
+        let claim = worker.submit(delivery, from: self)
+        state = .awaitingCommit(clientID: flight.clientID, keepAlive: flight.head.keepAlive, claim: claim)
         updateInterest()
     }
 
     /// The writer's answer for the request in `awaitingCommit`.
     func complete(_ outcome: DeliveryOutcome) {
-        guard case .awaitingCommit(let clientID, let keepAlive) = state else { return }
+        guard case .awaitingCommit(let clientID, let keepAlive, _) = state else { return }
         state = .reading
         worker.statistics.recordOutcome(outcome)
+        guard let answer = Answer(outcome) else {
+            // Neither "stored" nor "not stored" would be true: say nothing; the provider will retry.
+            return close()
+        }
         switch outcome {
         case .stored(let id), .duplicate(let id):
             // SPEC: last_seen_at follows accepted requests only (duplicates count as accepted).
             if let peer {
                 worker.activity.seen(clientID: clientID, certificateNotAfter: peer.notAfter, now: worker.loop.now)
             }
-            send(Answer(outcome), keepAlive: keepAlive, deliveryID: id)
-        case .unavailable, .failed:
-            send(Answer(outcome), keepAlive: keepAlive)
+            send(answer, keepAlive: keepAlive, deliveryID: id)
+        case .unavailable, .refused, .unknown:
+            send(answer, keepAlive: keepAlive)
         }
         guard state == .reading, !closeWhenFlushed else { return }
         setDeadline(.idle, worker.configuration.idleTimeout)
@@ -406,7 +416,10 @@ final class Connection: EventHandler {
     /// SIGTERM ran out of time: answer 503 now if a request is still in flight.
     func abortForShutdown() {
         switch state {
-        case .awaitingCommit:
+        case .awaitingCommit(_, _, let claim):
+            // 503 only for a delivery no writer holds; one in a statement gets no answer rather than a
+            // 503 that its commit could contradict.
+            guard claim.withdraw() else { return close() }
             state = .reading
             send(.shuttingDown, keepAlive: false)
         case .reading where inFlight?.discarding == true:

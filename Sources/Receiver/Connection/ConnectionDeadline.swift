@@ -4,8 +4,10 @@ package enum DeadlineKind: Equatable {
     case handshake, header, idle, body, write, linger
     /// 404/405 answered: the rest of the body may drain until this (≤ 1 s), then the connection closes.
     case discard
-    /// A delivery waits for its commit; past this the client gets 503 (a late commit is still no 2xx).
+    /// A delivery waits for its commit; past this it is withdrawn and answered 503 if no writer took it.
     case commit
+    /// A writer took it and its statement outlived every bound: close without an answer (a bug guard).
+    case commitOverdue
 }
 
 /// Where the connection is, as far as its deadlines care.
@@ -65,7 +67,7 @@ package enum ConnectionDeadline {
     package static func expired(_ kind: DeadlineKind, _ situation: DeadlineSituation) -> Expiry {
         switch kind {
         case .handshake: return .handshakeTimedOut
-        case .idle, .linger, .write: return .close
+        case .idle, .linger, .write, .commitOverdue: return .close
         case .discard: return .endAfterAnswer
         case .commit: return situation.awaitingCommit ? .answer(.databaseUnavailable) : .close
         case .header where situation.body == .none && situation.bufferedBytes == 0:

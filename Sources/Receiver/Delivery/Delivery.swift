@@ -1,6 +1,7 @@
 import Bytes
 import Glibc
 package import Posix
+import Synchronization
 
 /// One accepted webhook on its way to the `deliveries` table: every SPEC column, computed on the
 /// connection's loop before the hand-off so the writer only binds values.
@@ -35,10 +36,15 @@ package enum DeliveryOutcome: Sendable, Equatable {
     case stored(id: String)
     /// The idempotency key was already stored for this client; 200 with the original id, nothing new.
     case duplicate(id: String)
-    /// The database is unreachable or the commit failed; 503 with Retry-After.
+    /// Not stored, and it never will be (the statement rolled back, or the row was withdrawn);
+    /// 503 with Retry-After.
     case unavailable
-    /// The database refused this row for another reason; 500.
-    case failed
+    /// The database refused this row's data even alone and without `body_json`: it cannot be stored as
+    /// sent; 400, so the provider does not retry the same bytes forever.
+    case refused
+    /// The connection to the database broke during the commit and the row could not be looked up in
+    /// time: any answer could be a lie, so the client's connection is closed without one.
+    case unknown
 }
 
 /// A delivery plus where its outcome must go: the owning loop's completion queue and the connection.
@@ -46,6 +52,39 @@ package struct DeliveryTicket: Sendable {
     package var delivery: Delivery
     package var connectionID: UInt64
     package var replies: HandoffQueue<DeliveryCompletion>
+    /// Decides, once, between the writer taking it and the connection withdrawing it.
+    package var claim = TicketClaim()
+
+    package init(delivery: Delivery, connectionID: UInt64, replies: HandoffQueue<DeliveryCompletion>) {
+        self.delivery = delivery
+        self.connectionID = connectionID
+        self.replies = replies
+    }
+}
+
+/// Who has a queued delivery: a writer that put it in a statement, or its connection that gave up on it
+/// (commit timeout, shutdown). Exactly one of the two wins, so a delivery answered 503 is never written
+/// afterwards, and a delivery in a statement is never answered 503 before the statement's outcome.
+package final class TicketClaim: Sendable, Equatable {
+    package static func == (lhs: TicketClaim, rhs: TicketClaim) -> Bool { lhs === rhs }
+
+    private static let waiting: UInt8 = 0
+    private static let taken: UInt8 = 1
+    private static let withdrawn: UInt8 = 2
+    private let state = Atomic<UInt8>(TicketClaim.waiting)
+
+    package init() {}
+
+    /// The writer takes it for a batch; false when its connection withdrew it first.
+    package func take() -> Bool {
+        state.compareExchange(expected: Self.waiting, desired: Self.taken, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    /// The connection withdraws it; false when a writer already took it (then its outcome will come).
+    package func withdraw() -> Bool {
+        state.compareExchange(expected: Self.waiting, desired: Self.withdrawn, ordering: .acquiringAndReleasing)
+            .exchanged
+    }
 }
 
 /// A writer's answer for one connection, posted back to the loop that owns it.

@@ -206,7 +206,7 @@ package final class ReceiverStatistics: Sendable {
         case .duplicate:
             add(\.duplicates)
             duplicates.increment()
-        case .unavailable, .failed:
+        case .unavailable, .refused, .unknown:
             break
         }
     }

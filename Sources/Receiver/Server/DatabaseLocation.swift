@@ -41,14 +41,15 @@ package final class DatabaseHandle: Sendable {
 
     /// Opens a new session.
     /// > Warning: blocks on the network.
-    package func connect(connectTimeoutSeconds: Int = 5, applicationName: String = "webhookd") throws(PostgresError)
-        -> PGConnection
-    {
+    package func connect(
+        connectTimeoutSeconds: Int = 5, applicationName: String = "webhookd", statementTimeout: Duration? = nil
+    ) throws(PostgresError) -> PGConnection {
         var parameters = parameters
         // No statement may block a receiver forever (a lock behind an ALTER TABLE, a stuck peer): bounded
         // statements and locks, TCP keepalives and a user timeout so a vanished server is noticed.
         parameters["options"] = Self.sessionOptions(
-            userOptions: url.flatMap { PGConnection.connectionOption("options", in: $0) })
+            userOptions: url.flatMap { PGConnection.connectionOption("options", in: $0) },
+            statementTimeout: statementTimeout)
         parameters["keepalives"] = "1"
         parameters["keepalives_idle"] = "10"
         parameters["keepalives_interval"] = "5"
@@ -62,10 +63,13 @@ package final class DatabaseHandle: Sendable {
     /// What every session runs with, after the user's own `options` (so ours win where both set one):
     /// bounded statements and locks, and durable commits whatever the role or database default says
     /// (a 2xx must mean the WAL is flushed; startup options outrank `ALTER ROLE … SET`).
-    package static func sessionOptions(userOptions: String?) -> String {
+    package static func sessionOptions(userOptions: String?, statementTimeout: Duration? = nil) -> String {
+        // A lock wait longer than the statement timeout would only ever end as a statement timeout.
+        let statementMilliseconds = statementTimeout.map { max(1, Int($0.components.seconds)) * 1000 } ?? 15000
+        let lockMilliseconds = min(10000, statementMilliseconds)
         let ours =
-            "-c statement_timeout=15000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=60000"
-            + " -c synchronous_commit=on"
+            "-c statement_timeout=\(statementMilliseconds) -c lock_timeout=\(lockMilliseconds)"
+            + " -c idle_in_transaction_session_timeout=60000 -c synchronous_commit=on"
         guard let userOptions, !userOptions.allSatisfy(\.isWhitespace) else { return ours }
         return userOptions + " " + ours
     }

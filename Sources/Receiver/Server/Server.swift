@@ -89,7 +89,7 @@ package final class Server {
         do {
             writer = try DeliveryWriter(
                 database: database, threads: configuration.writerThreads, maxBatch: configuration.maxBatch,
-                statistics: statistics, logger: logger)
+                statementTimeout: configuration.commitTimeout, statistics: statistics, logger: logger)
         } catch {
             throw ServerStartError("cannot create the delivery writer: \(error)", underlying: error)
         }
@@ -231,7 +231,8 @@ package final class Server {
     }
 
     /// SIGTERM/SIGINT: stop accepting, close idle connections, let in-flight requests finish (commits
-    /// included) for up to `drainTimeout`, answer the rest 503, then stop every thread.
+    /// included) for up to `drainTimeout`, answer 503 to what no writer holds and close the rest without
+    /// an answer, then stop every thread — within 10 s even when the database hangs.
     package func shutdown() {
         logger.notice("shutting down", metadata: ["drain_timeout": "\(configuration.drainTimeout)"])
         readiness.markStopping()
@@ -250,8 +251,10 @@ package final class Server {
         }
         controls.forEach { $0.send(.stop) }
         threads.forEach { $0.join() }
-        shared?.writer.stop()
-        bookkeeper?.stop()
+        // What is still queued belongs to connections that are gone; statements still running after this
+        // are cancelled (rolled back), so nothing answered 503 is committed afterwards.
+        shared?.writer.stop(within: .milliseconds(1_500))
+        bookkeeper?.stop(within: .milliseconds(500))
         admin?.stop()
         logger.notice("stopped", metadata: ["statistics": "\(statistics.snapshot)"])
     }
