@@ -142,6 +142,18 @@ package final class PGConnection {
     /// The server process serving this session.
     package var backendPID: Int32 { PQbackendPID(raw) }
 
+    /// Reads whatever the server sent an idle session (a FATAL when it was terminated or the server shut
+    /// down) without blocking, and says whether the session can still take a statement. A statement sent
+    /// on a session that failed this was certainly never executed.
+    package func isAliveBeforeSending() -> Bool {
+        guard !finished, PQstatus(raw) == CONNECTION_OK else { return false }
+        // Read what is there, let libpq parse it (a FATAL), then read again: the end of the stream after
+        // the FATAL is what marks the session bad. An idle live session reads nothing, twice.
+        guard PQconsumeInput(raw) == 1 else { return false }
+        _ = PQisBusy(raw)
+        return PQconsumeInput(raw) == 1 && PQstatus(raw) == CONNECTION_OK
+    }
+
     /// A way to cancel this session's running statement from another thread (libpq's `PQcancel`, which
     /// is thread-safe); nil when libpq cannot make one.
     package func makeCancelToken() -> PGCancelToken? {
@@ -368,22 +380,21 @@ func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePoint
 /// Cancels the statement running on one session, from any thread (`PQcancel` opens its own connection
 /// to the server and asks it to interrupt that backend). Cancelling when nothing runs does nothing.
 package final class PGCancelToken: Sendable {
-    /// The `PGcancel *`, kept as its address (a plain integer is Sendable); used only under `lock`.
-    private let address: UInt
+    /// The `PGcancel *`; only used under `lock` (PQcancel itself is thread-safe; the lock orders it
+    /// with PQfreeCancel).
+    nonisolated(unsafe) private let raw: OpaquePointer
     private let lock = Mutex(())
 
-    init(_ raw: OpaquePointer) { address = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(raw))) }
+    init(_ raw: OpaquePointer) { self.raw = raw }
 
-    deinit { PQfreeCancel(pointer) }
-
-    private var pointer: OpaquePointer { OpaquePointer(bitPattern: address)! }
+    deinit { PQfreeCancel(raw) }
 
     /// Asks the server to cancel the session's current statement; false when the request could not be sent.
     @discardableResult
     package func cancel() -> Bool {
         lock.withLock { _ in
             var message = [CChar](repeating: 0, count: 256)
-            return PQcancel(pointer, &message, Int32(message.count)) == 1
+            return PQcancel(raw, &message, Int32(message.count)) == 1
         }
     }
 }

@@ -128,3 +128,17 @@ import Testing
         #expect(handler == 1)
     }
 }
+
+@Suite("HandoffQueue budgets")
+struct HandoffQueueBudgetTests {
+    @Test func drainStopsBeforeTheElementThatWouldExceedTheBudgetButAlwaysTakesOne() throws {
+        let signal = try WakeupSignal()
+        let queue = HandoffQueue<Int>(signal: signal)
+        for size in [10, 20, 30, 100, 5] { queue.push(size) }
+        #expect(queue.drain(max: 10, budget: 35) { $0 } == [10, 20])
+        #expect(queue.drain(max: 10, budget: 35) { $0 } == [30])
+        #expect(queue.drain(max: 10, budget: 35) { $0 } == [100])  // larger than the budget: alone
+        #expect(queue.drain(max: 10, budget: 35) { $0 } == [5])
+        #expect(queue.drain(max: 10, budget: 35) { $0 }.isEmpty)
+    }
+}

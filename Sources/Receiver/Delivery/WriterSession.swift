@@ -1,6 +1,6 @@
 import Glibc
 import Logging
-import Postgres
+package import Postgres
 import Synchronization
 
 /// Where a writer thread publishes its session's cancel token, so shutdown can interrupt a statement.
@@ -182,7 +182,10 @@ struct WriterSession {
     }
 
     private mutating func connect() -> PGConnection? {
-        if let connection, connection.isConnected { return connection }
+        // A session the server already ended (terminated, restarted) is replaced before anything is sent
+        // on it, so that an outage is a plain "not stored", not an unknown outcome to resolve.
+        if let connection, connection.isAliveBeforeSending() { return connection }
+        if connection != nil { nextAttempt = .now }
         close()
         let now = ContinuousClock.now
         guard now >= nextAttempt else { return nil }
@@ -211,7 +214,7 @@ struct WriterSession {
 }
 
 /// What a failed write statement means for its batch.
-enum WriteFailure: Equatable {
+package enum WriteFailure: Equatable, Sendable {
     /// The session broke while the statement ran: it may or may not have committed.
     case outcomeUnknown
     /// One row's data was refused (SQLSTATE classes 22 and 23): the statement rolled back; each row is
@@ -221,7 +224,7 @@ enum WriteFailure: Equatable {
     /// back, nothing stored, retry later.
     case databaseCondition
 
-    init(_ error: PostgresError) {
+    package init(_ error: PostgresError) {
         if error.isConnectionProblem || error.sqlState == nil {
             self = .outcomeUnknown
         } else if let state = error.sqlState, state.hasPrefix("22") || state.hasPrefix("23") {
