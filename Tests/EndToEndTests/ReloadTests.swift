@@ -103,3 +103,28 @@ struct ReloadTests {
         try harness.waitForLog("reason=crl_stale")
     }
 }
+
+@Suite("CRL freshness end to end", .serialized)
+struct CRLFreshnessTests {
+    @Test func aCRLThatGoesStaleRefusesTheNextRequestOnAnOpenConnection() throws {
+        let pki = TestPKI.shared
+        let now = Int64(Date().timeIntervalSince1970)
+        let crl = try PKI.makeCRL(
+            issuer: try #require(
+                try Certificate.loadAll(pem: String(contentsOfFile: pki.rootCA, encoding: .utf8)).first),
+            issuerKey: try PrivateKey(pemFile: pki.rootKey), revokedSerials: [], lastUpdate: now - 60,
+            nextUpdate: now + 4)
+        let path = try TestPKI.makeTemporaryDirectory(prefix: "webhookd-crl") + "/soon-stale.crl"
+        try crl.write(toFile: path, atomically: true, encoding: .utf8)
+        let harness = try ReceiverHarness(crls: [path])
+        let client = try harness.client(pki.validClient)
+        try client.send(ReceiverHarness.request("POST", "/webhooks/orders", body: [1]))
+        #expect(try client.readHTTPResponse(timeout: 10).status == 200)
+        while Int64(Date().timeIntervalSince1970) <= now + 4 { usleep(200_000) }
+        try client.send(ReceiverHarness.request("POST", "/webhooks/orders", body: [2]))
+        let refused = try client.readHTTPResponse(timeout: 10)
+        #expect(refused.status == 403)
+        #expect(errorBody(refused)?.error == "crl_stale")
+        #expect(try harness.deliveryCount() == 1)
+    }
+}

@@ -333,7 +333,10 @@ final class Connection: EventHandler {
         // SPEC: after a reload, the next request on an older connection re-verifies its certificate
         // against the new CA bundle and CRLs; a failure is a 403 with the verify reason, and the end.
         let current = worker.shared.tlsContext.context
-        if verifiedContext !== current, let tls {
+        // A CRL past its nextUpdate no longer vouches for anyone: open keep-alive connections and resumed
+        // sessions (which skip the chain check) are verified again, and refused with crl_stale.
+        let crlStale = current.earliestCRLNextUpdate.map { worker.wallClockSeconds >= $0 } ?? false
+        if verifiedContext !== current || crlStale, let tls {
             if let failure = tls.reverify(against: current) {
                 return .refused(Refusal(reason: failure.reason, detail: failure.detail))
             }

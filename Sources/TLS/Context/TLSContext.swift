@@ -30,6 +30,9 @@ package final class TLSContext: @unchecked Sendable {
     package let caCertificates: [CertificateFacts]
     /// The facts of every loaded CRL.
     package let crls: [CRLFacts]
+    /// The earliest nextUpdate of the loaded CRLs (unix seconds): from then on a certificate verified
+    /// earlier — on an open connection or in a resumed session — must be verified again.
+    package let earliestCRLNextUpdate: Int64?
     /// Loud-but-not-fatal findings: a CRL past its nextUpdate, an expired CA, skipped non-CA certificates.
     package let warnings: [String]
 
@@ -67,6 +70,7 @@ package final class TLSContext: @unchecked Sendable {
         self.crls = material.revocationLists.map {
             CRLFacts(issuer: $0.list.issuer, nextUpdate: $0.list.nextUpdate, path: $0.path)
         }
+        self.earliestCRLNextUpdate = material.revocationLists.compactMap(\.list.nextUpdate).min()
         self.warnings = material.warnings
         try configureProtocol()
         try configureIdentity(material)
