@@ -26,13 +26,17 @@ final class AdminConnection: EventHandler {
     /// Writes what is pending, reads and answers what arrived.
     func handle(_ events: EpollEvents) {
         if events.contains(.writable) { flush() }
-        if !isClosed && !closeWhenFlushed && (events.contains(.readable) || events.contains(.hangup)) { read() }
+        // Backpressure like the webhook port: while an answer is unread, read nothing more (pipelined
+        // requests wait in the kernel, not in our memory).
+        if !isClosed && !closeWhenFlushed && output.isEmpty && (events.contains(.readable) || events.contains(.hangup)) {
+            read()
+        }
         if !isClosed && events.contains(.error) { close() }
     }
 
     private func read() {
         var scratch = [UInt8](repeating: 0, count: 16_384)
-        while !isClosed && !closeWhenFlushed {
+        while !isClosed && !closeWhenFlushed && output.isEmpty {
             let count: Int?
             do {
                 count = try scratch.withUnsafeMutableBytes { buffer throws(SystemError) in
@@ -49,7 +53,7 @@ final class AdminConnection: EventHandler {
     }
 
     private func process() {
-        while !closeWhenFlushed {
+        while !closeWhenFlushed && output.isEmpty {
             let event: HTTPParserEvent?
             do {
                 event = try parser.next()
@@ -85,11 +89,13 @@ final class AdminConnection: EventHandler {
             }
         }
         switch result {
-        case .wouldBlock: setInterest([.readable, .writable])
+        case .wouldBlock: setInterest(.writable)
         case .failed: close()
         case .drained:
             if closeWhenFlushed { return close() }
             setInterest(.readable)
+            // Requests that arrived while the answer was pending are already buffered: answer them now.
+            process()
         }
     }
 

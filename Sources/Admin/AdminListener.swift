@@ -97,7 +97,8 @@ package final class AdminListener: Sendable {
 /// > Warning: thread-confined to the admin loop's thread.
 final class AdminAcceptor: EventHandler {
     /// More concurrent admin connections than this are closed at once (a scraper needs one or two).
-    static let maxConnections = 64
+    /// A scraper, a health checker and a person with curl: a few connections, never a flood.
+    static let maxConnections = 8
     /// A connection with no complete request for this long is closed.
     static let idleTimeout: Duration = .seconds(10)
 

@@ -165,6 +165,73 @@ struct AdminTests {
     }
 }
 
+@Suite("Admin port under load", .serialized)
+struct AdminBackpressureTests {
+    static func residentKiB(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    @Test func pipelinedScrapesThatAreNotReadDoNotPileUpInMemoryAndAreAllAnsweredInOrder() throws {
+        let harness = try ReceiverHarness(adminListen: "127.0.0.1:0")
+        let admin = try #require(harness.adminPort)
+        let fd = try TestSupportSocket.connectToLoopback(port: admin)
+        defer { close(fd) }
+        let count = 3_000
+        let request = Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        let before = Self.residentKiB(harness.process.pid)
+        // Written from another thread: once the server stops reading, our writes block in the kernel.
+        let writer = Thread {
+            for _ in 0..<count {
+                _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+        }
+        writer.start()
+        usleep(2_000_000)
+        let during = Self.residentKiB(harness.process.pid)
+        // Thousands of unread /metrics answers would be tens of MiB; backpressure keeps it to a few.
+        #expect(during - before < 16 * 1024, "RSS grew from \(before) KiB to \(during) KiB")
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var answers = 0
+        let marker = Array("HTTP/1.1 200".utf8)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        while answers < count && ContinuousClock.now < deadline {
+            let got = recv(fd, &buffer, buffer.count, 0)
+            guard got > 0 else { break }
+            received += buffer[0..<got]
+            // Count complete status lines and keep only an unfinished tail.
+            var index = 0
+            while index + marker.count <= received.count {
+                if received[index..<(index + marker.count)].elementsEqual(marker) {
+                    answers += 1
+                    index += marker.count
+                } else {
+                    index += 1
+                }
+            }
+            received = Array(received.suffix(marker.count - 1))
+        }
+        #expect(answers == count)
+    }
+
+    @Test func theAdminPortTakesAFewConnectionsAndRefusesMore() throws {
+        let harness = try ReceiverHarness(adminListen: "127.0.0.1:0")
+        let admin = try #require(harness.adminPort)
+        var idle: [Int32] = []
+        defer { idle.forEach { close($0) } }
+        for _ in 0..<8 { idle.append(try TestSupportSocket.connectToLoopback(port: admin)) }
+        usleep(200_000)
+        #expect(try adminRequest(admin, "/healthz").status == 0)  // closed at once
+        close(idle.removeLast())
+        usleep(200_000)
+        #expect(try adminRequest(admin, "/healthz").status == 200)
+    }
+}
+
 // MARK: - Helpers
 
 /// `GET` (or `method`) on the admin listener with curl: status, content type and body.
