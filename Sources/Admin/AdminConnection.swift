@@ -28,7 +28,8 @@ final class AdminConnection: EventHandler {
         if events.contains(.writable) { flush() }
         // Backpressure like the webhook port: while an answer is unread, read nothing more (pipelined
         // requests wait in the kernel, not in our memory).
-        if !isClosed && !closeWhenFlushed && output.isEmpty && (events.contains(.readable) || events.contains(.hangup)) {
+        if !isClosed && !closeWhenFlushed && output.isEmpty && (events.contains(.readable) || events.contains(.hangup))
+        {
             read()
         }
         if !isClosed && events.contains(.error) { close() }

@@ -218,6 +218,17 @@ struct AdminBackpressureTests {
         #expect(answers == count)
     }
 
+    @Test func theEndpointLabelTakesOnlyEndpointsGrantedByName() throws {
+        let harness = try ReceiverHarness(clients: ["acme": ["orders", "*"]], adminListen: "127.0.0.1:0")
+        let admin = try #require(harness.adminPort)
+        #expect(try harness.post("/webhooks/orders", body: [1]).status == 200)
+        for index in 0..<20 { #expect(try harness.post("/webhooks/minted-\(index)", body: [1]).status == 200) }
+        let series = try scrape(admin).series("webhookd_requests_total").map(\.key)
+        #expect(series.contains { $0.contains(#"endpoint="orders""#) })
+        #expect(series.contains { $0.contains(#"endpoint="*""#) })
+        #expect(!series.contains { $0.contains("minted") }, "\(series)")
+    }
+
     @Test func theAdminPortTakesAFewConnectionsAndRefusesMore() throws {
         let harness = try ReceiverHarness(adminListen: "127.0.0.1:0")
         let admin = try #require(harness.adminPort)

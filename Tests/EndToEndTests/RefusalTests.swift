@@ -110,7 +110,15 @@ struct RefusalTests {
         }
         #expect(closed, "the server kept the connection open")
         #expect(!String(decoding: received, as: UTF8.self).contains("HTTP/"))
-        try harness.waitForLog("handshake failed", "reason=handshake_failed")
+        // Counted and logged in aggregate (one line per interval), never one line per connection.
+        for _ in 0..<30 {
+            let flood = try TestSupportSocket.connectToLoopback(port: harness.port)
+            try? TestSupportSocket.writeAll(flood, Array("GET / HTTP/1.1\r\n\r\n".utf8))
+            close(flood)
+        }
+        let line = try harness.waitForLog("handshakes failed without a client certificate", timeout: .seconds(20))
+        #expect(line.contains("handshake_failed="))
+        #expect(harness.logLines("handshakes failed without a client certificate").count == 1)
 
         // A stored refusal after it: once its row is there, a row for the plain HTTP attempt would be too.
         let (marker, _) = try harness.attempt(nil, ReceiverHarness.request("POST", "/webhooks/orders"))

@@ -236,7 +236,7 @@ final class Worker: EventHandler {
     /// Counts one answer in `requests_total{status,endpoint}` and, when a head was parsed, its latency
     /// (head to answer) in `request_seconds`.
     func recordAnswer(status: Int, request: Connection.RequestRecord?) {
-        let key = RequestKey(status: status, endpoint: request?.endpoint ?? "")
+        let key = RequestKey(status: status, endpoint: request?.metricsEndpoint ?? "")
         let counter: CoreMetrics.Counter
         if let cached = requestCounters[key] {
             counter = cached

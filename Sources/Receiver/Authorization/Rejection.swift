@@ -40,6 +40,12 @@ package final class RejectionRecorder: Sendable {
     private let statistics: ReceiverStatistics
     private let logger: Logger
 
+    /// Handshakes that failed before any certificate was seen (plain HTTP, scanners), by reason: logged
+    /// in aggregate, one line per interval, because a flood of them must not flood the log.
+    private let anonymousFailures = Mutex<(counts: [String: Int], reportedAt: ContinuousClock.Instant)>(([:], .now))
+    /// How often the anonymous-failure line is written (when there was any).
+    static let anonymousReportInterval: Duration = .seconds(10)
+
     private struct Bucket {
         var tokens: Double
         var refilledAt: ContinuousClock.Instant
@@ -89,8 +95,27 @@ package final class RejectionRecorder: Sendable {
         }
     }
 
+    /// Counts a handshake that failed without a certificate (nothing to store: no identity). Any thread.
+    package func countAnonymousFailure(reason: RefusalReason) {
+        anonymousFailures.withLock { $0.counts[reason.code, default: 0] += 1 }
+    }
+
+    /// Writes the anonymous-failure line when the interval is over and something was counted.
+    private func reportAnonymousFailures(now: ContinuousClock.Instant) {
+        let counts: [String: Int]? = anonymousFailures.withLock { state in
+            guard now - state.reportedAt >= Self.anonymousReportInterval, !state.counts.isEmpty else { return nil }
+            defer { state = ([:], now) }
+            return state.counts
+        }
+        guard let counts else { return }
+        var metadata: Logger.Metadata = ["interval_s": "\(Self.anonymousReportInterval.components.seconds)"]
+        for (reason, count) in counts { metadata[reason] = "\(count)" }
+        logger.info("handshakes failed without a client certificate", metadata: metadata)
+    }
+
     /// Takes the queued rejections (the bookkeeper stores them) and reports drops in aggregate.
     package func drain() -> [Rejection] {
+        reportAnonymousFailures(now: .now)
         let dropped = bucket.withLock { bucket in
             defer { bucket.droppedSinceReport = 0 }
             return bucket.droppedSinceReport

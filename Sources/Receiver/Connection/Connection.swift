@@ -44,6 +44,9 @@ final class Connection: EventHandler {
         /// The endpoint the client was authorized for; "" until then (a label from the network is
         /// bounded only once authorization vouched for it).
         var endpoint = ""
+        /// The `requests_total` label: the endpoint only when the client was granted it by name (a `*`
+        /// grant would let one client mint unbounded series), else `*`; "" before authorization.
+        var metricsEndpoint = ""
         var clientID: String?
         var bodyBytes = 0
     }
@@ -179,9 +182,7 @@ final class Connection: EventHandler {
             // Plain HTTP on the TLS port and other garbage are counted, not stored (SPEC).
             let presentedNothing = failure.reason == .handshakeFailed && failure.peerCertificate == nil
             if presentedNothing {
-                worker.logger.info(
-                    "handshake failed",
-                    metadata: ["reason": "\(failure.reason.code)", "peer": "\(remote)", "detail": "\(failure.detail)"])
+                worker.rejections.countAnonymousFailure(reason: failure.reason)
             } else {
                 worker.rejections.record(
                     Rejection(
@@ -296,20 +297,26 @@ final class Connection: EventHandler {
             worker.statistics.recordRegistryUnavailable()
             send(.registryUnavailable, keepAlive: false)
         case .reject(let answer, let endpoint, let clientID):
-            record?.endpoint = endpoint
-            record?.clientID = clientID
+            noteAuthorized(endpoint: endpoint, clientID: clientID)
             if case .badBytes(let problem) = answer { logRefusal(problem, clientID: clientID) }
             send(answer, keepAlive: false)
         case .accept(let endpoint, let clientID, let idempotencyKey, let sendContinue):
-            record?.endpoint = endpoint
-            record?.clientID = clientID
+            noteAuthorized(endpoint: endpoint, clientID: clientID)
             var flight = InFlight(
                 head: head, endpoint: endpoint, clientID: clientID, idempotencyKey: idempotencyKey, discarding: false)
-            if case .contentLength(let length) = head.framing { flight.body.reserveCapacity(length) }
+            // Memory follows the bytes that arrived, not the length announced (a client may never send them).
+            if case .contentLength(let length) = head.framing { flight.body.reserveCapacity(min(length, 16_384)) }
             inFlight = flight
             if sendContinue { queue(HTTPResponse.continueBytes) }
             setDeadline(.body, configuration.bodyTimeout)
         }
+    }
+
+    private func noteAuthorized(endpoint: String, clientID: String) {
+        record?.endpoint = endpoint
+        record?.clientID = clientID
+        let named = worker.authorization.snapshot.grantsByName(clientID: clientID, endpoint: endpoint)
+        record?.metricsEndpoint = named ? endpoint : "*"
     }
 
     /// A 400 for bytes that cannot be stored names the header, never its value.
