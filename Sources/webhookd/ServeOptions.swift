@@ -56,6 +56,18 @@ struct ServeOptions: ParsableArguments {
             "Seconds the client registry may go unrefreshed before requests get 503 (env WEBHOOKD_REGISTRY_MAX_AGE) [60]"
     )
     var registryMaxAge: Int?
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Open connections across all workers; past it accepting pauses (env WEBHOOKD_MAX_CONNECTIONS) [10000]")
+    var maxConnections: Int?
+    @Option(
+        name: .customLong("max-buffered-bytes"),
+        help: "Request body bytes held in memory in all (env WEBHOOKD_MAX_BUFFERED_BYTES) [268435456]")
+    var maxBufferedBytes: Int?
+    @Option(
+        name: .customLong("body-deadline"),
+        help: "Seconds for a whole body after its head, however steady (env WEBHOOKD_BODY_DEADLINE) [60]")
+    var bodyDeadline: Int?
 
     /// The log format, or exit 64.
     func resolvedLogFormat() throws -> LineLogHandler.Format {
@@ -111,6 +123,14 @@ struct ServeOptions: ParsableArguments {
         configuration.rejectionsPerSecond = try positive(rejectionsPerSecond, "rejections-per-second", 100)
         configuration.commitTimeout = .seconds(try positive(commitTimeout, "commit-timeout", 30))
         configuration.registryMaxAge = .seconds(try positive(registryMaxAge, "registry-max-age", 60))
+        configuration.maxConnections = try positive(maxConnections, "max-connections", 10_000)
+        configuration.maxBufferedBytes = try positive(maxBufferedBytes, "max-buffered-bytes", 268_435_456)
+        guard configuration.maxBufferedBytes >= configuration.maxBodyBytes else {
+            throw CommandFailure.usage(
+                "--max-buffered-bytes (\(configuration.maxBufferedBytes)) must be at least --max-body-bytes (\(configuration.maxBodyBytes))"
+            )
+        }
+        configuration.bodyDeadline = .seconds(try positive(bodyDeadline, "body-deadline", 60))
         configuration.adminListen = try resolvedAdminListen()
         configuration.logRequests = try resolvedLogRequests()
         return configuration

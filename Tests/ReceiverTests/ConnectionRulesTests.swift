@@ -181,5 +181,28 @@ struct ConnectionRulesTests {
         #expect(ConnectionDeadline.expired(.commit, Self.situation(awaiting: true)) == .answer(.databaseUnavailable))
         #expect(ConnectionDeadline.expired(.commit, Self.situation()) == .close)
         #expect(ConnectionDeadline.expired(.commitOverdue, Self.situation(awaiting: true)) == .close)
+        // A body that could not be read because the body budget was held: "not stored, retry later".
+        var paused = Self.situation(.reading)
+        paused.pausedForBudget = true
+        #expect(ConnectionDeadline.expired(.body, paused) == .answer(.overCapacity))
+    }
+
+    // MARK: - Budgets
+
+    @Test func budgetsCountConnectionsAndHeldBytes() {
+        let budgets = ReceiverBudgets(maxConnections: 2, maxBufferedBytes: 100)
+        #expect(budgets.openConnection() && budgets.openConnection())
+        #expect(!budgets.openConnection())
+        budgets.closeConnection()
+        #expect(budgets.openConnection())
+        #expect(budgets.openConnections == 2)
+        budgets.hold(70)
+        #expect(budgets.room == 30)
+        budgets.hold(50)  // concurrent reads may overshoot a little; room never goes negative
+        #expect(budgets.room == 0)
+        budgets.release(120)
+        #expect(budgets.room == 100)
+        #expect(Answer.overCapacity.response.status == 503)
+        #expect(Self.header(.overCapacity, "Retry-After") == "5")
     }
 }

@@ -45,6 +45,7 @@ package struct WorkerShared: Sendable {
     package var statistics: ReceiverStatistics
     package var logger: Logger
     package var connectionIDs: ConnectionIDSource
+    package var budgets: ReceiverBudgets
 }
 
 /// The current TLS context for new connections; SIGHUP swaps it. Open connections keep theirs.
@@ -134,12 +135,21 @@ final class Worker: EventHandler {
                 return
             }
             guard let (socket, remote) = accepted else { return }
+            guard shared.budgets.openConnection() else {
+                // Over --max-connections: this one is closed at once, and accepting pauses briefly so the
+                // rest wait in the kernel's backlog instead of costing memory here.
+                socket.close()
+                statistics.recordConnectionRefused()
+                pauseAccepting()
+                return
+            }
             let tls: TLSConnection
             do {
                 tls = try TLSConnection(context: shared.tlsContext.context, fileDescriptor: socket.fileDescriptor)
             } catch {
                 logger.error("cannot create a TLS session", metadata: ["error": "\(error)"])
                 socket.close()
+                shared.budgets.closeConnection()
                 continue
             }
             let connection = Connection(
@@ -148,6 +158,7 @@ final class Worker: EventHandler {
                 try loop.register(socket.fileDescriptor, interest: .readable, handler: connection)
             } catch {
                 socket.close()
+                shared.budgets.closeConnection()
                 continue
             }
             connections[connection.id] = connection
@@ -168,6 +179,7 @@ final class Worker: EventHandler {
 
     func connectionClosed(_ connection: Connection) {
         connections[connection.id] = nil
+        shared.budgets.closeConnection()
         statistics.connectionClosed()
         control.publish(connections: connections.count)
 
@@ -219,8 +231,12 @@ final class Worker: EventHandler {
     private func sweep() {
         cachedDate = HTTPDate(secondsSince1970: Int64(time(nil)))
         let now = loop.now
-        for connection in Array(connections.values) where connection.deadline <= now {
-            connection.deadlineExpired()
+        for connection in Array(connections.values) {
+            if connection.deadline <= now {
+                connection.deadlineExpired()
+            } else if connection.isPausedForBudget {
+                connection.resumeIfBudgetAllows()
+            }
         }
     }
 

@@ -23,6 +23,8 @@ package enum Answer: Equatable {
     case shuttingDown
     /// Not stored: the client registry could not be refreshed for `--registry-max-age`.
     case registryUnavailable
+    /// Not stored: the body could not be read in time because `--max-buffered-bytes` were held.
+    case overCapacity
     /// The database refused the row's data: not stored, and retrying the same bytes will not help.
     case deliveryRefused
 
@@ -73,6 +75,9 @@ package enum Answer: Equatable {
                 code: "database_unavailable", message: "The delivery could not be stored; retry later.")
         case .shuttingDown:
             return Self.retryLater(code: "shutting_down", message: "The server is shutting down; retry later.")
+        case .overCapacity:
+            return Self.retryLater(
+                code: "over_capacity", message: "The server is holding too many bodies; retry later.")
         case .registryUnavailable:
             return Self.retryLater(
                 code: "registry_unavailable", message: "Clients cannot be authorized right now; retry later.")

@@ -8,6 +8,8 @@ extension Connection {
     // MARK: - Writing
 
     func send(_ answer: Answer, keepAlive requested: Bool, deliveryID: String? = nil) {
+        // Every answer ends the body it was about: stored, refused or dropped, its bytes are free again.
+        releaseBody()
         let response = answer.response
         let keepAlive =
             requested && requestCount < worker.configuration.maxRequestsPerConnection && !worker.isShuttingDown
@@ -115,6 +117,7 @@ extension Connection {
     func close() {
         guard state != .closed else { return }
         state = .closed
+        releaseBody()
         tls = nil
         worker.loop.unregister(socket.fileDescriptor)
         socket.close()
@@ -134,7 +137,7 @@ extension Connection {
         // While a delivery awaits its commit, stop reading: the next pipelined request waits in the kernel.
         // While an answer is pending, stop reading too (backpressure against clients that do not read).
         let answerPending = !output.isEmpty || closeWhenFlushed
-        if (state == .reading && !answerPending) || state == .lingering || state == .handshaking {
+        if (state == .reading && !answerPending && !isPausedForBudget) || state == .lingering || state == .handshaking {
             wanted.insert(.readable)
         }
         setInterest(wanted)

@@ -67,6 +67,12 @@ final class Connection: EventHandler {
     var deadline: ContinuousClock.Instant
     var deadlineKind: DeadlineKind = .handshake
     private var inFlight: InFlight?
+    /// Body bytes this connection holds against `--max-buffered-bytes` (released with the answer).
+    var heldBytes = 0
+    /// Reading stopped because the body budget is spent; the worker's sweep resumes it.
+    var isPausedForBudget = false
+    /// `--body-deadline`: when the body being read must be complete.
+    private var bodyDeadlineAt: ContinuousClock.Instant?
     var record: RequestRecord?
     var requestCount = 0
     var peer: PeerCertificate?
@@ -106,7 +112,8 @@ final class Connection: EventHandler {
     private var situation: DeadlineSituation {
         DeadlineSituation(
             body: inFlight.map { $0.discarding ? .discarding : .reading } ?? .none,
-            bufferedBytes: parser.bufferedByteCount, requestCount: requestCount, awaitingCommit: isAwaitingCommit)
+            bufferedBytes: parser.bufferedByteCount, requestCount: requestCount, awaitingCommit: isAwaitingCommit,
+            pausedForBudget: isPausedForBudget)
     }
 
     // MARK: - Events
@@ -203,7 +210,21 @@ final class Connection: EventHandler {
         var progressed = false
         // Backpressure: while an answer is still being written (a client not reading), read nothing more.
         readLoop: while state == .reading && output.isEmpty && !closeWhenFlushed {
-            let status = worker.readBuffer.withUnsafeMutableBytes { tls.read(into: $0) }
+            // A body being stored may only grow while the process-wide budget has room: otherwise stop
+            // reading (TCP backpressure) until the sweep sees room again.
+            var limit = worker.readBuffer.count
+            if inFlight?.discarding == false {
+                limit = min(limit, worker.shared.budgets.room)
+                // Crumbs of room would let every waiting body trickle on, each resetting its timeout.
+                if limit < ReceiverBudgets.minimumRead {
+                    isPausedForBudget = true
+                    setInterest(output.isEmpty ? [] : .writable)
+                    break readLoop
+                }
+            }
+            let status = worker.readBuffer.withUnsafeMutableBytes {
+                tls.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<limit]))
+            }
             switch status {
             case .bytes(let count):
                 progressed = true
@@ -223,8 +244,30 @@ final class Connection: EventHandler {
         }
         // The body timeout is a progress timeout: any bytes of a body being stored restart it.
         if progressed, state == .reading, deadlineKind == .body, inFlight?.discarding != true {
-            setDeadline(.body, worker.configuration.bodyTimeout)
+            armBodyDeadline()
         }
+    }
+
+    /// The body's deadline: its progress timeout, but never past `--body-deadline` from its head.
+    private func armBodyDeadline() {
+        setDeadline(.body, worker.configuration.bodyTimeout)
+        if let limit = bodyDeadlineAt, limit < deadline { deadline = limit }
+    }
+
+    /// Called by the sweep: reads again once the body budget has room.
+    func resumeIfBudgetAllows() {
+        guard isPausedForBudget, worker.shared.budgets.room >= ReceiverBudgets.minimumRead else { return }
+        isPausedForBudget = false
+        updateInterest()
+        readAvailable()
+    }
+
+    /// Gives this connection's body bytes back to the budget (the body was answered, stored or dropped).
+    func releaseBody() {
+        worker.shared.budgets.release(heldBytes)
+        heldBytes = 0
+        bodyDeadlineAt = nil
+        isPausedForBudget = false
     }
 
     /// Runs parser events until it needs more bytes, a request is handed to the writer, or the
@@ -261,7 +304,7 @@ final class Connection: EventHandler {
                 deadlineKind = .discard
                 deadline = limit
             }
-        case .body?: setDeadline(.body, worker.configuration.bodyTimeout)
+        case .body?: armBodyDeadline()
         case .header?: setDeadline(.header, worker.configuration.headerTimeout)
         case .idle?: setDeadline(.idle, worker.configuration.idleTimeout)
         case nil, .handshake?, .write?, .linger?, .commit?, .commitOverdue?: break
@@ -308,7 +351,8 @@ final class Connection: EventHandler {
             if case .contentLength(let length) = head.framing { flight.body.reserveCapacity(min(length, 16_384)) }
             inFlight = flight
             if sendContinue { queue(HTTPResponse.continueBytes) }
-            setDeadline(.body, configuration.bodyTimeout)
+            bodyDeadlineAt = worker.loop.now + configuration.bodyDeadline
+            armBodyDeadline()
         }
     }
 
@@ -374,6 +418,8 @@ final class Connection: EventHandler {
             return send(.payloadTooLarge(limit: worker.configuration.maxBodyBytes), keepAlive: false)
         }
         flight.body.append(contentsOf: bytes)
+        worker.shared.budgets.hold(bytes.count)
+        heldBytes += bytes.count
         inFlight = flight
     }
 

@@ -26,12 +26,17 @@ package struct DeadlineSituation: Equatable {
     /// Requests seen on this connection so far.
     package var requestCount: Int
     package var awaitingCommit: Bool
+    /// Reading is paused because `--max-buffered-bytes` are held (the client may be sending fine).
+    package var pausedForBudget: Bool
 
-    package init(body: Body, bufferedBytes: Int, requestCount: Int, awaitingCommit: Bool) {
+    package init(
+        body: Body, bufferedBytes: Int, requestCount: Int, awaitingCommit: Bool, pausedForBudget: Bool = false
+    ) {
         self.body = body
         self.bufferedBytes = bufferedBytes
         self.requestCount = requestCount
         self.awaitingCommit = awaitingCommit
+        self.pausedForBudget = pausedForBudget
     }
 }
 
@@ -74,6 +79,7 @@ package enum ConnectionDeadline {
             // Nothing of a request arrived: close quietly rather than answer a request never sent (a pooled
             // client would take a 408 as the answer to its next request).
             return .close
+        case .body where situation.pausedForBudget: return .answer(.overCapacity)
         case .header, .body: return .answer(.requestTimeout)
         }
     }

@@ -43,6 +43,8 @@ package final class ReceiverStatistics: Sendable {
         package static let certificateExpiry = "webhookd_certificate_expiry_seconds"
         /// Requests answered 503 `registry_unavailable` (the registry snapshot was too old).
         package static let registryUnavailable = "webhookd_registry_unavailable_total"
+        /// Connections closed at accept because `--max-connections` were open.
+        package static let connectionsRefused = "webhookd_connections_refused_total"
         /// 1 while the registry snapshot is older than `--registry-max-age`, else 0.
         package static let registryStale = "webhookd_registry_stale"
         /// `{client}`: seconds until the client's last seen certificate expires.
@@ -83,6 +85,7 @@ package final class ReceiverStatistics: Sendable {
     private let databaseErrors: CoreMetrics.Counter
     private let rejectionsDropped: CoreMetrics.Counter
     private let registryUnavailable: CoreMetrics.Counter
+    private let connectionsRefused: CoreMetrics.Counter
     private let registryStale: CoreMetrics.Gauge
     private let commitBatchSize: Recorder
     private let commitSeconds: CoreMetrics.Timer
@@ -112,6 +115,7 @@ package final class ReceiverStatistics: Sendable {
         databaseErrors = CoreMetrics.Counter(label: Name.databaseErrors, factory: factory)
         rejectionsDropped = CoreMetrics.Counter(label: Name.rejectionsDropped, factory: factory)
         registryUnavailable = CoreMetrics.Counter(label: Name.registryUnavailable, factory: factory)
+        connectionsRefused = CoreMetrics.Counter(label: Name.connectionsRefused, factory: factory)
         registryStale = CoreMetrics.Gauge(label: Name.registryStale, factory: factory)
         registryStale.record(0)
         commitBatchSize = Recorder(label: Name.commitBatchSize, dimensions: [], aggregate: true, factory: factory)
@@ -246,6 +250,9 @@ package final class ReceiverStatistics: Sendable {
 
     /// A TCP connection was accepted.
     package func connectionOpened() { openConnections.increment() }
+
+    /// A connection closed at once because `--max-connections` were open.
+    package func recordConnectionRefused() { connectionsRefused.increment() }
     /// An accepted connection was closed.
     package func connectionClosed() { openConnections.decrement() }
 

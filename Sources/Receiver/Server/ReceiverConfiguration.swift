@@ -16,6 +16,13 @@ package struct ReceiverConfiguration: Sendable {
     package var headerTimeout: Duration = .seconds(10)
     package var bodyTimeout: Duration = .seconds(30)
     package var idleTimeout: Duration = .seconds(60)
+    /// `--max-connections`: open connections across all workers; past it, accepting pauses.
+    package var maxConnections = 10_000
+    /// `--max-buffered-bytes`: body bytes held in memory across all connections; past it, connections
+    /// stop reading (TCP backpressure) and a body that cannot proceed in time gets 503.
+    package var maxBufferedBytes = 268_435_456
+    /// `--body-deadline`: a whole body must arrive within this after its head, however steady the trickle.
+    package var bodyDeadline: Duration = .seconds(60)
     /// After this many requests a connection answers with `Connection: close`.
     package var maxRequestsPerConnection = 1_000
     /// `--rejections-per-second`.

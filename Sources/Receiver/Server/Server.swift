@@ -99,7 +99,9 @@ package final class Server {
         let shared = WorkerShared(
             configuration: configuration, tlsContext: holder, authorization: authorization,
             writer: writer, rejections: rejections, activity: activity, statistics: statistics, logger: logger,
-            connectionIDs: ConnectionIDSource())
+            connectionIDs: ConnectionIDSource(),
+            budgets: ReceiverBudgets(
+                maxConnections: configuration.maxConnections, maxBufferedBytes: configuration.maxBufferedBytes))
         self.shared = shared
         self.bookkeeper = bookkeeper
         do {
