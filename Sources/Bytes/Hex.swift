@@ -1,15 +1,14 @@
 /// The one hex encoder: digests, serial numbers, UUIDs, JSON `\u00XX` escapes and hex dumps all use it.
 package enum Hex {
-    private static let lower: [UInt8] = Array("0123456789abcdef".utf8)
-    private static let upper: [UInt8] = Array("0123456789ABCDEF".utf8)
-
-    /// The hex digit for a value in 0...15.
-    @inline(__always)
+    /// The hex digit for a value in 0...15 (only the low four bits are used).
+    @inlinable
     package static func digit(_ value: UInt8, uppercase: Bool = false) -> UInt8 {
-        (uppercase ? upper : lower)[Int(value & 0x0F)]
+        let nibble = value & 0x0F
+        return nibble < 10 ? 0x30 + nibble : (uppercase ? 0x41 : 0x61) + nibble - 10
     }
 
     /// Appends two hex digits per byte of `bytes` to `output`.
+    @inlinable
     package static func append(_ bytes: some Sequence<UInt8>, uppercase: Bool = false, to output: inout [UInt8]) {
         for byte in bytes {
             output.append(digit(byte >> 4, uppercase: uppercase))
@@ -18,6 +17,7 @@ package enum Hex {
     }
 
     /// Two hex digits per byte, lower-case unless asked otherwise.
+    @inlinable
     package static func string(_ bytes: some Sequence<UInt8>, uppercase: Bool = false) -> String {
         var output: [UInt8] = []
         output.reserveCapacity(bytes.underestimatedCount * 2)

@@ -1,6 +1,11 @@
 /// The one UTF-8 validator: walks `bytes` as Unicode scalars and stops at the first invalid sequence.
+///
+/// `@inlinable` so callers in other modules get it specialised for their sequence type: unspecialised,
+/// every byte went through generic witness calls and an allocation (a third of the receiver's CPU per
+/// delivery in `perf`, for the `body_json` check of a 1 KiB body).
 package enum UTF8Scalars {
     /// True when `bytes` is valid UTF-8 and `accept` returns true for every scalar.
+    @inlinable
     package static func all(_ bytes: some Sequence<UInt8>, _ accept: (Unicode.Scalar) -> Bool = { _ in true }) -> Bool {
         var iterator = bytes.makeIterator()
         var decoder = UTF8()
@@ -10,6 +15,23 @@ package enum UTF8Scalars {
             case .emptyInput: return true
             case .error: return false
             }
+        }
+    }
+
+    /// True when `bytes` is valid UTF-8 (no predicate): ASCII runs are skipped eight bytes at a time.
+    @inlinable
+    package static func isValid(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return true }  // empty
+            var index = 0
+            let count = buffer.count
+            // The common case, ASCII JSON: check eight bytes per step for any high bit.
+            while index + 8 <= count {
+                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                if word & 0x8080_8080_8080_8080 != 0 { break }
+                index += 8
+            }
+            return all(UnsafeBufferPointer(rebasing: buffer[index...]))
         }
     }
 }

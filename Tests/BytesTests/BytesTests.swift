@@ -20,3 +20,21 @@ struct BytesTests {
         #expect(!UTF8Scalars.all(Array("a\u{1}b".utf8)) { $0.value >= 0x20 })
     }
 }
+
+@Suite("UTF-8 fast path")
+struct UTF8FastPathTests {
+    @Test func theASCIIFastPathAgreesWithTheScalarWalkAtEveryAlignment() {
+        let samples: [[UInt8]] = [
+            Array("plain ascii json {\"a\":1}".utf8), Array("ascii then é then more ascii ascii".utf8),
+            Array(repeating: 0x61, count: 15) + [0xFF], Array(repeating: 0x61, count: 16) + [0xC3, 0x28],
+            Array(repeating: 0x61, count: 7) + [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [],
+            Array(repeating: 0x61, count: 9) + [0xED, 0xA0, 0x80],
+        ]
+        for sample in samples {
+            for prefix in 0..<9 {
+                let bytes = Array(repeating: UInt8(0x20), count: prefix) + sample
+                #expect(UTF8Scalars.isValid(bytes) == UTF8Scalars.all(bytes), "\(bytes)")
+            }
+        }
+    }
+}

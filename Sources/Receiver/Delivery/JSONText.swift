@@ -7,7 +7,7 @@ package enum JSONText {
     /// True when `bytes` is one JSON value (RFC 8259) that `jsonb` will accept: valid UTF-8, no `\u0000`
     /// escape, no unpaired surrogate escape, exponents within `numeric`'s range. An empty body is not.
     package static func isJSONBCompatible(_ bytes: [UInt8]) -> Bool {
-        guard !bytes.isEmpty, UTF8Scalars.all(bytes) else { return false }
+        guard !bytes.isEmpty, UTF8Scalars.isValid(bytes) else { return false }
         var scanner = JSONScanner(bytes: bytes)
         return scanner.document()
     }
