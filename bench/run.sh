@@ -26,6 +26,8 @@
 #   HS_DURATION=6          seconds per handshake window
 #   NGINX_WORKERS=2        nginx worker_processes (reuseport)     SERVE_FLAGS=  extra `webhookd serve` flags
 #   OUT=bench/out          where the loadgen lines (results.txt), the logs and perf data go
+#   IDLE_CONNECTIONS=0     N > 0: afterwards, bench/idle_connections.py holds N idle mTLS connections to
+#                          the same webhookd and prints its RSS and threads (README: 10,000)
 #   PERF=0                 1: `perf record -a -g` over webhookd's window at the largest concurrency,
 #                          reports in $OUT/perf-*.txt (perf costs CPU: that run's figures are not comparable)
 set -euo pipefail
@@ -262,6 +264,10 @@ target() { # text measured op limit unit
     echo "raw loadgen lines: $RESULTS"
 } | tee -a "$OUT/report.txt"
 
+if [ "${IDLE_CONNECTIONS:-0}" -gt 0 ]; then
+    python3 bench/idle_connections.py "$WH_PORT" "$WH" "$work/ca.crt" "$work/client.crt" "$work/client.key" \
+        "$IDLE_CONNECTIONS" | tee -a "$OUT/report.txt"
+fi
 if [ "$PERF" = 1 ] && [ -f "$OUT/perf.data" ]; then
     for comm in webhookd postgres; do
         perf report -i "$OUT/perf.data" --comm "$comm" --no-children --sort sym --stdio 2>/dev/null | head -80 >"$OUT/perf-$comm.txt" || true
