@@ -28,8 +28,10 @@
 #   OUT=bench/out          where the loadgen lines (results.txt), the logs and perf data go
 #   IDLE_CONNECTIONS=0     N > 0: afterwards, bench/idle_connections.py holds N idle mTLS connections to
 #                          the same webhookd and prints its RSS and threads (README: 10,000)
-#   PERF=0                 1: `perf record -a -g` over webhookd's window at the largest concurrency,
-#                          reports in $OUT/perf-*.txt (perf costs CPU: that run's figures are not comparable)
+#   PERF=0                 1: over webhookd's window at the largest concurrency, `perf record` of webhookd
+#                          (dwarf call graphs), of its PostgreSQL processes (frame pointers) and of the whole
+#                          machine (no call graphs: who took the CPU); reports in $OUT/perf-*.txt (needs
+#                          linux-perf; perf costs CPU, so that run's figures are not comparable)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -162,7 +164,14 @@ phase() { # label server c duration [loadgen flags...]: one loadgen window, its 
         cpu=(-cpu "nginx=tree:$NG")
     fi
     if [ "$PERF" = 1 ] && [ "$server" = webhookd ] && [ "$label" = "keepalive-$CMAX" ]; then
-        (sleep "$WARMUP"; perf record -a -g -o "$OUT/perf.data" -- sleep "$dur" 2>"$OUT/perf-record.log") &
+        (
+            sleep "$((WARMUP + 1))"
+            pgpids=$(echo "$PM" $(pgrep -P "$PM") | tr ' ' ',')
+            perf record -F 499 --call-graph dwarf,16384 -p "$WH" -o "$OUT/perf-webhookd.data" -- sleep "$((dur - 2))" &
+            perf record -F 999 -g -p "$pgpids" -o "$OUT/perf-postgres.data" -- sleep "$((dur - 2))" &
+            perf record -F 499 -a -o "$OUT/perf-machine.data" -- sleep "$((dur - 2))" &
+            wait
+        ) >"$OUT/perf-record.log" 2>&1 &
     fi
     line=$("$LG" -url "$url" -c "$c" -n "$MAX_REQUESTS" -d "${dur}s" -warmup "${WARMUP}s" \
         -cert "$work/client.crt" -key "$work/client.key" -ca "$work/ca.crt" -body bench/body-1k.json \
@@ -268,11 +277,14 @@ if [ "${IDLE_CONNECTIONS:-0}" -gt 0 ]; then
     python3 bench/idle_connections.py "$WH_PORT" "$WH" "$work/ca.crt" "$work/client.crt" "$work/client.key" \
         "$IDLE_CONNECTIONS" | tee -a "$OUT/report.txt"
 fi
-if [ "$PERF" = 1 ] && [ -f "$OUT/perf.data" ]; then
-    for comm in webhookd postgres; do
-        perf report -i "$OUT/perf.data" --comm "$comm" --no-children --sort sym --stdio 2>/dev/null | head -80 >"$OUT/perf-$comm.txt" || true
+if [ "$PERF" = 1 ] && [ -f "$OUT/perf-webhookd.data" ]; then
+    for p in webhookd postgres; do
+        { perf report -i "$OUT/perf-$p.data" --no-children --sort dso,sym -g none --stdio 2>/dev/null | grep -v '^#' | head -60
+          echo; echo "# inclusive (children)"
+          perf report -i "$OUT/perf-$p.data" --children --sort sym -g none --stdio 2>/dev/null | grep -v '^#' | head -80
+        } >"$OUT/perf-$p.txt" || true
     done
-    perf report -i "$OUT/perf.data" --no-children --sort comm --stdio 2>/dev/null | head -30 >"$OUT/perf-comm.txt" || true
-    echo "perf: $OUT/perf-comm.txt, perf-webhookd.txt, perf-postgres.txt"
+    perf report -i "$OUT/perf-machine.data" --no-children --sort comm -g none --stdio 2>/dev/null | grep -v '^#' | head -30 >"$OUT/perf-machine.txt" || true
+    echo "perf: $OUT/perf-webhookd.txt, perf-postgres.txt, perf-machine.txt (perf report -i $OUT/perf-*.data for more)"
 fi
 [ "$check" = ok ]
