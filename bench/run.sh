@@ -28,6 +28,10 @@
 #   OUT=bench/out          where the loadgen lines (results.txt), the logs and perf data go
 #   IDLE_CONNECTIONS=0     N > 0: afterwards, bench/idle_connections.py holds N idle mTLS connections to
 #                          the same webhookd and prints its RSS and threads (README: 10,000)
+#   CALLGRIND=0            N > 0: afterwards, a second webhookd (own data directory, debug info stripped:
+#                          valgrind 3.19 cannot read Swift's DWARF 5) under `valgrind --tool=callgrind`
+#                          takes N keep-alive deliveries at c=16 after 300 of warm-up; prints instructions
+#                          per delivery (repeatable, unlike times) and the top inclusive functions
 #   PERF=0                 1: over webhookd's window at the largest concurrency, `perf record` of webhookd
 #                          (dwarf call graphs), of its PostgreSQL processes (frame pointers) and of the whole
 #                          machine (no call graphs: who took the CPU); reports in $OUT/perf-*.txt (needs
@@ -276,6 +280,35 @@ target() { # text measured op limit unit
 if [ "${IDLE_CONNECTIONS:-0}" -gt 0 ]; then
     python3 bench/idle_connections.py "$WH_PORT" "$WH" "$work/ca.crt" "$work/client.crt" "$work/client.key" \
         "$IDLE_CONNECTIONS" | tee -a "$OUT/report.txt"
+fi
+if [ "${CALLGRIND:-0}" -gt 0 ]; then
+    command -v valgrind >/dev/null || { echo "bench: CALLGRIND needs valgrind" >&2; exit 2; }
+    objcopy --strip-debug "$BIN" "$work/webhookd-nodebug"
+    "$BIN" migrate --data-dir "$work/cg-data" --sql-dir sql >/dev/null
+    "$BIN" clients add bench --endpoint bench --data-dir "$work/cg-data" --sql-dir sql >/dev/null
+    CG_PORT=$(free_port)
+    valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out.%p" "$work/webhookd-nodebug" serve \
+        --listen "127.0.0.1:$CG_PORT" --cert "$work/server.crt" --key "$work/server.key" --client-ca "$work/ca.crt" \
+        --data-dir "$work/cg-data" --sql-dir sql --admin-listen off 2>"$work/callgrind-webhookd.log" &
+    CG=$!
+    pids+=("$CG")
+    for _ in $(seq 1 300); do grep -q "webhookd listening" "$work/callgrind-webhookd.log" && break; sleep 0.5; done
+    cg_load() { "$LG" -url "https://127.0.0.1:$CG_PORT/webhooks/bench" -c 16 -n "$1" -d 600s -warmup 0s -timeout 60s \
+        -cert "$work/client.crt" -key "$work/client.key" -ca "$work/ca.crt" -body bench/body-1k.json -id-prefix "$RUN_ID-cg-$2"; }
+    cg_load 300 warm >/dev/null
+    rm -f "$OUT"/callgrind.out.*
+    callgrind_control -z "$CG" >/dev/null
+    cg_ok=$(cg_load "$CALLGRIND" run | tr ' ' '\n' | sed -n 's/^ok=//p')
+    callgrind_control -d "$CG" >/dev/null
+    cg_file=$(ls -t "$OUT"/callgrind.out.*.* | head -1)
+    {
+        echo "callgrind: webhookd's instructions per delivery (user space, c=16 keep-alive, $cg_ok deliveries):" \
+            "$(awk -v n="$cg_ok" '/^totals:/ {printf "%.0f", $2 / n}' "$cg_file")"
+        callgrind_annotate --inclusive=yes "$cg_file" 2>/dev/null | sed -n '/file:function/,$p' | sed -n '3,40p' |
+            sed 's/ \[[^]]*\]$//' | grep -v -E 'clone|start_thread|startThread|EventLoop|Server.*start|Worker.*run' |
+            awk -v n="$cg_ok" '{gsub(",", "", $1); printf "  %9.0f per delivery %s %s\n", $1 / n, $2, $3}' | head -16
+        echo "  ($cg_file: callgrind_annotate --inclusive=yes for the rest)"
+    } | tee -a "$OUT/report.txt"
 fi
 if [ "$PERF" = 1 ] && [ -f "$OUT/perf-webhookd.data" ]; then
     for p in webhookd postgres; do
