@@ -230,8 +230,9 @@ sum() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a + b}'; }
                 "$(get "$l" p50_ms)" "$(get "$l" p99_ms)" "$(get "$l" p999_ms)" "$own" "$pg" "$(sum "$own" "$pg")" \
                 "$(get "$l" client_us)" "$(get "$l" other_pct)"
         done
-        printf '%-16s %12s   webhookd/nginx;  webhookd commits (warm-up included): %s, %s rows and %s ms each\n' "  ratio" \
+        printf '%-16s %12s   webhookd/nginx; server CPU per request %s×; webhookd commits (warm-up included): %s, %s rows and %s ms each\n' "  ratio" \
             "$(ratio "$(get "webhookd/keepalive-$c" rps)" "$(get "nginx/keepalive-$c" rps)")" \
+            "$(ratio "$(sum "$(get "webhookd/keepalive-$c" webhookd_us)" "$(get "webhookd/keepalive-$c" postgres_us)")" "$(get "nginx/keepalive-$c" nginx_us)")" \
             "$(get "webhookd/keepalive-$c" commits)" "$(get "webhookd/keepalive-$c" batch_rows)" "$(get "webhookd/keepalive-$c" commit_ms)"
     done
     echo
