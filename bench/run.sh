@@ -52,6 +52,7 @@ PERF=${PERF:-0}
 for tool in go nginx psql openssl curl; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make bench installs it)" >&2; exit 2; }
 done
+if [ "$PERF" = 1 ]; then command -v perf >/dev/null || { echo "bench: PERF=1 needs perf (linux-perf)" >&2; exit 2; }; fi
 CMAX=$(tr ' ' '\n' <<<"$CONCURRENCY" | sort -n | tail -1)
 CMIN=$(tr ' ' '\n' <<<"$CONCURRENCY" | sort -n | head -1)
 mkdir -p "$OUT"
