@@ -1,0 +1,3 @@
+module webhookd/bench/loadgen
+
+go 1.19
