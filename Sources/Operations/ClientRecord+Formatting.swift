@@ -14,6 +14,9 @@ extension ClientRecord {
         object.add("updated_at", updatedAt)
         object.add("last_seen_at", lastSeenAt)
         object.add("last_cert_not_after", lastCertNotAfter)
+        object.add("max_connections", json: maxConnections.map(String.init))
+        object.add("rate_per_second", json: ratePerSecond.map { String($0) })
+        object.add("burst", json: burst.map(String.init))
         return object
     }
 
@@ -30,17 +33,34 @@ extension ClientRecord {
             "updated_at: \(updatedAt)",
             "last_seen_at: \(lastSeenAt ?? "never")",
             "last_cert_not_after: \(lastCertNotAfter ?? "unknown")",
+            "max_connections: \(maxConnections.map(String.init) ?? "default (--client-max-connections)")",
+            "rate_per_second: \(ratePerSecond.map { Self.number($0) } ?? "unlimited")",
+            "burst: \(burst.map(String.init) ?? (ratePerSecond == nil ? "-" : "default (the rate, at least 1)"))",
         ]
+    }
+
+    /// A rate as people write it: `5` rather than `5.0`, `0.5` as is.
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    /// `clients list`'s RATE cell: `5/s`, with ` +B` for an explicit burst; `-` when unlimited.
+    static func rateCell(_ record: ClientRecord) -> String {
+        guard let rate = record.ratePerSecond else { return "-" }
+        return "\(number(rate))/s" + (record.burst.map { " +\($0)" } ?? "")
     }
 
     /// An aligned table of clients for `clients list`.
     package static func table(_ records: [ClientRecord]) -> String {
-        let header = ["CLIENT", "ENABLED", "ENDPOINTS", "PINS", "ISSUERS", "LAST SEEN", "DESCRIPTION"]
+        let header = ["CLIENT", "ENABLED", "ENDPOINTS", "PINS", "ISSUERS", "CONNS", "RATE", "LAST SEEN", "DESCRIPTION"]
         let rows = records.map { record in
             [
                 record.clientID, record.enabled ? "yes" : "no",
                 record.endpoints.isEmpty ? "-" : record.endpoints.joined(separator: ","),
-                String(record.pinsSHA256.count), String(record.issuersSHA256.count), record.lastSeenAt ?? "never",
+                String(record.pinsSHA256.count), String(record.issuersSHA256.count),
+                record.maxConnections.map(String.init) ?? "default",
+                rateCell(record),
+                record.lastSeenAt ?? "never",
                 record.description,
             ]
         }

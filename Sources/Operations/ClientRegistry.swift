@@ -21,6 +21,11 @@ package struct ClientRecord: Sendable, Equatable {
     package var updatedAt: String
     package var lastSeenAt: String?
     package var lastCertNotAfter: String?
+    /// Connections open at once; nil: the receiver's `--client-max-connections`.
+    package var maxConnections: Int? = nil
+    /// Requests per second (token bucket) and its burst; nil rate: unlimited.
+    package var ratePerSecond: Double? = nil
+    package var burst: Int? = nil
 }
 
 /// The `webhookd clients …` operations on the `clients` table. Every value travels as a bound parameter.
@@ -118,6 +123,50 @@ package struct ClientRegistry {
             [.text(name)])
     }
 
+    /// What `clients limit` changes: each field nil to leave it, `.some(nil)` to clear it.
+    package struct Limits: Sendable {
+        package var maxConnections: Int??
+        package var ratePerSecond: Double??
+        package var burst: Int??
+        package init(maxConnections: Int?? = nil, ratePerSecond: Double?? = nil, burst: Int?? = nil) {
+            self.maxConnections = maxConnections
+            self.ratePerSecond = ratePerSecond
+            self.burst = burst
+        }
+    }
+
+    /// Sets a client's limits (`clients limit`); a running receiver applies them within a second.
+    /// - Throws: `.invalidInput` for a value that is not positive, `.notFound` for an unknown client.
+    package func setLimits(_ clientID: String, _ limits: Limits) throws(RegistryError) -> ClientRecord {
+        if case .some(.some(let value)) = limits.maxConnections, value <= 0 {
+            throw RegistryError(.invalidInput, "--connections must be a positive number or 'none'")
+        }
+        if case .some(.some(let value)) = limits.ratePerSecond, !(value > 0 && value.isFinite) {
+            throw RegistryError(.invalidInput, "--rate must be a positive number or 'none'")
+        }
+        if case .some(.some(let value)) = limits.burst, value <= 0 {
+            throw RegistryError(.invalidInput, "--burst must be a positive number")
+        }
+        // $2/$4/$6 say whether to change the column; $3/$5/$7 are the new values (NULL clears).
+        return try update(
+            clientID,
+            """
+            UPDATE clients SET
+                max_connections = CASE WHEN $2::boolean THEN $3::integer ELSE max_connections END,
+                rate_per_second = CASE WHEN $4::boolean THEN $5::double precision ELSE rate_per_second END,
+                burst = CASE WHEN $6::boolean THEN $7::integer ELSE burst END
+            WHERE client_id = $1 RETURNING \(Self.columns)
+            """,
+            [
+                .text(limits.maxConnections == nil ? "false" : "true"),
+                .optional(limits.maxConnections.flatMap { $0 }.map(String.init)),
+                .text(limits.ratePerSecond == nil ? "false" : "true"),
+                .optional(limits.ratePerSecond.flatMap { $0 }.map { String($0) }),
+                .text(limits.burst == nil ? "false" : "true"),
+                .optional(limits.burst.flatMap { $0 }.map(String.init)),
+            ])
+    }
+
     /// Deletes a client. Its deliveries stay.
     package func remove(_ clientID: String) throws(RegistryError) {
         let result: PGResult
@@ -145,7 +194,8 @@ package struct ClientRegistry {
         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \
         to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \
         to_char(last_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \
-        to_char(last_cert_not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        to_char(last_cert_not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \
+        max_connections, rate_per_second, burst
         """
 
     static func records(_ result: PGResult) -> [ClientRecord] {
@@ -160,7 +210,9 @@ package struct ClientRegistry {
                 createdAt: result.string(row, 6) ?? "",
                 updatedAt: result.string(row, 7) ?? "",
                 lastSeenAt: result.string(row, 8),
-                lastCertNotAfter: result.string(row, 9))
+                lastCertNotAfter: result.string(row, 9),
+                maxConnections: result.int(row, 10), ratePerSecond: result.string(row, 11).flatMap(Double.init),
+                burst: result.int(row, 12))
         }
     }
 }

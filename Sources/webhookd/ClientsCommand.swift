@@ -10,6 +10,7 @@ struct ClientsCommand: ParsableCommand {
         abstract: "Manage the clients allowed to deliver (changes reach a running server within 1 s).",
         subcommands: [
             Add.self, List.self, Show.self, Disable.self, Enable.self, Remove.self, Grant.self, RevokeEndpoint.self,
+            Limit.self,
         ]
     )
 
@@ -151,6 +152,44 @@ struct ClientsCommand: ParsableCommand {
                 let left = record.endpoints.isEmpty ? "(none)" : record.endpoints.joined(separator: ",")
                 print("client \(id) endpoints: \(left)")
             }
+        }
+    }
+
+    struct Limit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a client's limits: open connections, and a request rate with its burst (429 past them).")
+        @Argument(help: "Client id") var id: String
+        @Option(help: "Connections open at once, or 'none' for the server's --client-max-connections")
+        var connections: String?
+        @Option(help: "Requests per second, or 'none' for unlimited") var rate: String?
+        @Option(help: "Requests allowed at once above the rate [the rate, at least 1]") var burst: Int?
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            try reportingFailures {
+                guard connections != nil || rate != nil || burst != nil else {
+                    throw CommandFailure.usage("give at least one of --connections, --rate, --burst")
+                }
+                var limits = ClientRegistry.Limits()
+                if let connections {
+                    limits.maxConnections = .some(try Self.value(connections, flag: "connections", as: Int.init))
+                }
+                if let rate { limits.ratePerSecond = .some(try Self.value(rate, flag: "rate", as: Double.init)) }
+                if let burst { limits.burst = .some(burst) }
+                let record = try ClientsCommand.withRegistry(database) { try $0.setLimits(id, limits) }
+                let shown = ["max_connections:", "rate_per_second:", "burst:"]
+                print(
+                    record.detailLines.filter { line in shown.contains { line.hasPrefix($0) } }.joined(separator: "\n"))
+            }
+        }
+
+        /// A number, or nil for `none`; anything else exits 64 naming the flag.
+        static func value<T>(_ text: String, flag: String, as parse: (String) -> T?) throws -> T? {
+            if text == "none" { return nil }
+            guard let value = parse(text) else {
+                throw CommandFailure.usage("--\(flag) must be a positive number or 'none', not '\(text)'")
+            }
+            return value
         }
     }
 }

@@ -61,6 +61,10 @@ struct ServeOptions: ParsableArguments {
         help: "Open connections across all workers; past it accepting pauses (env WEBHOOKD_MAX_CONNECTIONS) [10000]")
     var maxConnections: Int?
     @Option(
+        name: .customLong("client-max-connections"),
+        help: "A client's open connections when its row sets none (env WEBHOOKD_CLIENT_MAX_CONNECTIONS) [256]")
+    var clientMaxConnections: Int?
+    @Option(
         name: .customLong("max-buffered-bytes"),
         help: "Request body bytes held in memory in all (env WEBHOOKD_MAX_BUFFERED_BYTES) [268435456]")
     var maxBufferedBytes: Int?
@@ -124,6 +128,7 @@ struct ServeOptions: ParsableArguments {
         configuration.commitTimeout = .seconds(try positive(commitTimeout, "commit-timeout", 30))
         configuration.registryMaxAge = .seconds(try positive(registryMaxAge, "registry-max-age", 60))
         configuration.maxConnections = try positive(maxConnections, "max-connections", 10_000)
+        configuration.clientMaxConnections = try positive(clientMaxConnections, "client-max-connections", 256)
         configuration.maxBufferedBytes = try positive(maxBufferedBytes, "max-buffered-bytes", 268_435_456)
         guard configuration.maxBufferedBytes >= configuration.maxBodyBytes else {
             throw CommandFailure.usage(

@@ -11,7 +11,7 @@ struct ClientsCommandTests {
     /// SPEC's `clients` columns: the keys of `clients list --json` objects.
     static let specColumns: Set<String> = [
         "client_id", "description", "enabled", "endpoints", "pins_sha256", "issuers_sha256", "created_at",
-        "updated_at", "last_seen_at", "last_cert_not_after",
+        "updated_at", "last_seen_at", "last_cert_not_after", "max_connections", "rate_per_second", "burst",
     ]
 
     /// `webhookd arguments… --database-url <database> --sql-dir <repo sql/>`.
@@ -297,5 +297,38 @@ extension ClientsCommandTests {
         func run(_ arguments: [String], on database: TestDatabase) throws -> CommandResult {
             try TestSupportProcess.runWebhookd(arguments + ["--database-url", database.url])
         }
+    }
+}
+
+@Suite("clients limit")
+struct ClientsLimitCommandTests {
+    func run(_ arguments: [String], on database: TestDatabase) throws -> CommandResult {
+        try TestSupportProcess.runWebhookd(arguments + ["--database-url", database.url])
+    }
+
+    @Test("limit sets and clears connections, rate and burst; show, list and --json print them; bad values exit 64")
+    func limitsRoundTrip() throws {
+        let database = try TestDatabase.create()
+        #expect(try run(["clients", "add", "acme", "--endpoint", "orders"], on: database).status == 0)
+        let set = try run(
+            ["clients", "limit", "acme", "--connections", "4", "--rate", "2.5", "--burst", "5"], on: database)
+        #expect(set.status == 0, "\(set.stderr)")
+        #expect(set.stdout.contains("max_connections: 4"))
+        #expect(set.stdout.contains("rate_per_second: 2.5"))
+        let shown = try run(["clients", "show", "acme", "--json"], on: database)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
+        #expect(object["max_connections"] as? Int == 4)
+        #expect(object["rate_per_second"] as? Double == 2.5)
+        #expect(object["burst"] as? Int == 5)
+        #expect(try run(["clients", "list"], on: database).stdout.contains("2.5/s +5"))
+        let cleared = try run(["clients", "limit", "acme", "--rate", "none", "--connections", "none"], on: database)
+        #expect(cleared.stdout.contains("rate_per_second: unlimited"), "\(cleared.stdout)")
+        #expect(cleared.stdout.contains("max_connections: default"))
+        for bad in [["--rate", "0"], ["--connections=-1"], ["--rate", "fast"], []] {
+            let result = try run(["clients", "limit", "acme"] + bad, on: database)
+            #expect(result.status == 64 || result.status == 1, "\(bad): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(bad): \(result.stderr)")
+        }
+        #expect(try run(["clients", "limit", "nobody", "--rate", "1"], on: database).status == 1)
     }
 }

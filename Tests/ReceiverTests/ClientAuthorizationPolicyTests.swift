@@ -159,7 +159,8 @@ struct ReasonCodeTests {
             RefusalReason.all.map(\.code) == [
                 "no_certificate", "unknown_issuer", "expired", "not_yet_valid", "revoked", "crl_stale", "crl_missing",
                 "chain_too_deep", "bad_key_usage", "handshake_failed", "no_cn", "ambiguous_cn", "unknown_client",
-                "client_disabled", "endpoint_not_granted", "pin_mismatch", "issuer_mismatch",
+                "client_disabled", "endpoint_not_granted", "pin_mismatch", "issuer_mismatch", "rate_limited",
+                "too_many_connections",
             ])
     }
 }

@@ -46,6 +46,7 @@ package struct WorkerShared: Sendable {
     package var logger: Logger
     package var connectionIDs: ConnectionIDSource
     package var budgets: ReceiverBudgets
+    package var throttle: ClientThrottle
 }
 
 /// The current TLS context for new connections; SIGHUP swaps it. Open connections keep theirs.

@@ -13,6 +13,11 @@ package struct ClientGrant: Sendable, Hashable {
     package var pinsSHA256: [String]
     /// Allowed issuing CA certificate SHA-256 fingerprints, 64 lower-case hex; empty = any configured CA.
     package var issuersSHA256: [String]
+    /// `clients.max_connections`; nil: the receiver's `--client-max-connections`.
+    package var maxConnections: Int? = nil
+    /// `clients.rate_per_second` and `burst`; nil rate: unlimited; nil burst: the rate, at least 1.
+    package var ratePerSecond: Double? = nil
+    package var burst: Int? = nil
 
     /// Creates a grant from a registry row.
     package init(
@@ -117,6 +122,10 @@ package enum ClientAuthorizationPolicy {
 // MARK: - Authorization reason codes
 
 extension RefusalReason {
+    /// The client is over its `rate_per_second` (429).
+    package static let rateLimited = RefusalReason(code: "rate_limited")
+    /// The client has `max_connections` open already (429, then the connection closes).
+    package static let tooManyConnections = RefusalReason(code: "too_many_connections")
     /// The CN is not a registered client.
     package static let unknownClient = RefusalReason(code: "unknown_client")
     /// The client is registered but disabled.
@@ -130,7 +139,10 @@ extension RefusalReason {
 
     /// Every SPEC reason code, in SPEC order: TLS's, then authorization's.
     package static let all: [RefusalReason] =
-        handshakeAndIdentity + [.unknownClient, .clientDisabled, .endpointNotGranted, .pinMismatch, .issuerMismatch]
+        handshakeAndIdentity + [
+            .unknownClient, .clientDisabled, .endpointNotGranted, .pinMismatch, .issuerMismatch, .rateLimited,
+            .tooManyConnections,
+        ]
 }
 
 extension CertificateExplanation {

@@ -105,15 +105,22 @@ package final class Bookkeeper: Sendable {
 
     static func readSnapshot(_ connection: PGConnection) throws(PostgresError) -> AuthorizationSnapshot {
         let result = try connection.query(
-            "SELECT client_id, enabled, endpoints, pins_sha256, issuers_sha256 FROM clients")
+            """
+            SELECT client_id, enabled, endpoints, pins_sha256, issuers_sha256, max_connections, rate_per_second::text, \
+            burst FROM clients
+            """)
         var grants: [ClientKey: ClientGrant] = [:]
         for row in 0..<result.rowCount {
             guard let id = result.string(row, 0) else { continue }
-            grants[ClientKey(id)] = ClientGrant(
+            var grant = ClientGrant(
                 clientID: id, enabled: result.bool(row, 1) ?? false,
                 endpoints: (result.textArray(row, 2) ?? []).compactMap { $0 },
                 pinsSHA256: (result.textArray(row, 3) ?? []).compactMap { $0 },
                 issuersSHA256: (result.textArray(row, 4) ?? []).compactMap { $0 })
+            grant.maxConnections = result.int(row, 5)
+            grant.ratePerSecond = result.string(row, 6).flatMap(Double.init)
+            grant.burst = result.int(row, 7)
+            grants[ClientKey(id)] = grant
         }
         return AuthorizationSnapshot(grants: grants, readAt: .now)
     }

@@ -25,6 +25,8 @@ package enum Answer: Equatable {
     case registryUnavailable
     /// Not stored: the body could not be read in time because `--max-buffered-bytes` were held.
     case overCapacity
+    /// Not stored: the client is over its limits (429).
+    case throttled(Throttle)
     /// The database refused the row's data: not stored, and retrying the same bytes will not help.
     case deliveryRefused
 
@@ -75,6 +77,15 @@ package enum Answer: Equatable {
                 code: "database_unavailable", message: "The delivery could not be stored; retry later.")
         case .shuttingDown:
             return Self.retryLater(code: "shutting_down", message: "The server is shutting down; retry later.")
+        case .throttled(.rateLimited(let seconds)):
+            return .error(
+                status: 429, code: "rate_limited", message: "This client is over its request rate; retry later.",
+                headers: [HTTPHeader(name: "Retry-After", value: "\(seconds)")])
+        case .throttled(.tooManyConnections):
+            return .error(
+                status: 429, code: "too_many_connections",
+                message: "This client has too many connections open; use fewer.",
+                headers: [HTTPHeader(name: "Retry-After", value: "\(Self.retryAfterSeconds)")])
         case .overCapacity:
             return Self.retryLater(
                 code: "over_capacity", message: "The server is holding too many bodies; retry later.")

@@ -118,6 +118,8 @@ extension Connection {
         guard state != .closed else { return }
         state = .closed
         releaseBody()
+        if let client = countedClient { worker.shared.throttle.releaseConnection(client) }
+        countedClient = nil
         tls = nil
         worker.loop.unregister(socket.fileDescriptor)
         socket.close()

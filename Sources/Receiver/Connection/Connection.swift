@@ -73,6 +73,8 @@ final class Connection: EventHandler {
     var isPausedForBudget = false
     /// `--body-deadline`: when the body being read must be complete.
     private var bodyDeadlineAt: ContinuousClock.Instant?
+    /// The client this connection is counted for against its `max_connections` (from its first request).
+    var countedClient: ClientKey?
     var record: RequestRecord?
     var requestCount = 0
     var peer: PeerCertificate?
@@ -335,6 +337,21 @@ final class Connection: EventHandler {
                     clientID: peer.flatMap { try? $0.identity.get() }, endpoint: endpoint, certificate: peer))
             // SPEC: after a 403 the connection closes; the body is never read, let alone stored.
             send(.forbidden(reason), keepAlive: false)
+        case .throttle(let throttle, let endpoint, let clientID, let keepAlive):
+            noteAuthorized(endpoint: endpoint, clientID: clientID)
+            let reason: RefusalReason = throttle == .tooManyConnections ? .tooManyConnections : .rateLimited
+            worker.statistics.recordThrottled(client: clientID, reason: reason.code)
+            worker.rejections.record(
+                Rejection(
+                    stage: .authorization, reason: reason, detail: Self.throttleDetail(throttle),
+                    remoteAddress: remote.host, clientID: clientID, endpoint: endpoint, certificate: peer))
+            send(.throttled(throttle), keepAlive: keepAlive)
+            // Like a 404/405: the unread body drains (≤ 64 KiB, ≤ 1 s) if the connection stays.
+            if keepAlive {
+                inFlight = InFlight(
+                    head: head, endpoint: "", clientID: "", discarding: true,
+                    discardDeadline: worker.loop.now + .seconds(1))
+            }
         case .registryUnavailable(let endpoint):
             record?.endpoint = endpoint
             worker.statistics.recordRegistryUnavailable()
@@ -399,10 +416,30 @@ final class Connection: EventHandler {
             return .registryUnavailable
         }
         switch snapshot.authorize(peer, endpoint: endpoint, now: worker.wallClockSeconds) {
-        case .success(let id): return .granted(id)
+        case .success(let id):
+            if let throttle = throttle(id, grant: snapshot.grants[ClientKey(id)]) {
+                return .throttled(throttle, clientID: id)
+            }
+            return .granted(id)
         case .failure(let reason):
             return .refused(Refusal(reason: reason, detail: Rejection.detail(for: reason, endpoint: endpoint)))
         }
+    }
+
+    /// The per-client limits, after authorization: this connection counts against the client's
+    /// `max_connections` from its first request on, and each request takes a token of its rate.
+    private func throttle(_ clientID: String, grant: ClientGrant?) -> Throttle? {
+        let key = ClientKey(clientID)
+        if countedClient != key {
+            if let previous = countedClient { worker.shared.throttle.releaseConnection(previous) }
+            countedClient = nil
+            let limit = grant?.maxConnections ?? worker.configuration.clientMaxConnections
+            guard worker.shared.throttle.admitConnection(key, limit: limit) else { return .tooManyConnections }
+            countedClient = key
+        }
+        guard let rate = grant?.ratePerSecond else { return nil }
+        let burst = grant?.burst ?? max(1, Int(rate.rounded(.up)))
+        return worker.shared.throttle.admitRequest(key, rate: rate, burst: burst, now: worker.loop.now)
     }
 
     private func handleBody(_ bytes: [UInt8]) {
@@ -486,6 +523,16 @@ final class Connection: EventHandler {
             send(.shuttingDown, keepAlive: false)
         default:
             close()
+        }
+    }
+}
+
+extension Connection {
+    /// The `detail` stored with a throttled request.
+    static func throttleDetail(_ throttle: Throttle) -> String {
+        switch throttle {
+        case .rateLimited(let seconds): "over the client's rate_per_second; retry after \(seconds) s"
+        case .tooManyConnections: "the client already has max_connections open"
         }
     }
 }

@@ -10,6 +10,8 @@ package enum HeadDecision: Equatable {
     case refuse(RefusalReason, detail: String, endpoint: String)
     /// 503 `registry_unavailable`: the registry is too old to authorize anyone; close, nothing read.
     case registryUnavailable(endpoint: String)
+    /// 429: over a per-client limit; nothing stored. `keepAlive` (rate only) when the body may drain.
+    case throttle(Throttle, endpoint: String, clientID: String, keepAlive: Bool)
     /// 411/413 after authorization: answer and close.
     case reject(Answer, endpoint: String, clientID: String)
     /// Read the body for `clientID` on `endpoint`; send `100 Continue` first when asked and nothing is buffered.
@@ -43,6 +45,13 @@ package enum HeadDecision: Equatable {
         case .granted(let id): clientID = id
         case .refused(let refusal): return .refuse(refusal.reason, detail: refusal.detail, endpoint: endpoint)
         case .registryUnavailable: return .registryUnavailable(endpoint: endpoint)
+        case .throttled(let throttle, let id):
+            let keepAlive: Bool
+            switch throttle {
+            case .rateLimited: keepAlive = keepsAliveAfterEarlyAnswer(head, maxDrainBytes: maxDrainBytes)
+            case .tooManyConnections: keepAlive = false
+            }
+            return .throttle(throttle, endpoint: endpoint, clientID: id, keepAlive: keepAlive)
         }
         switch head.framing {
         case .none:
@@ -79,6 +88,8 @@ package enum Authorization: Equatable {
     case refused(Refusal)
     /// The registry snapshot is older than `--registry-max-age`: nobody can be authorized.
     case registryUnavailable
+    /// Authorized as this client, but over one of its limits.
+    case throttled(Throttle, clientID: String)
 }
 
 /// Why a certificate may not post: the SPEC reason code and the detail stored in `rejections`.

@@ -43,6 +43,8 @@ package final class ReceiverStatistics: Sendable {
         package static let certificateExpiry = "webhookd_certificate_expiry_seconds"
         /// Requests answered 503 `registry_unavailable` (the registry snapshot was too old).
         package static let registryUnavailable = "webhookd_registry_unavailable_total"
+        /// `{client,reason}`: requests answered 429 (reason `rate_limited` or `too_many_connections`).
+        package static let throttled = "webhookd_throttled_total"
         /// Connections closed at accept because `--max-connections` were open.
         package static let connectionsRefused = "webhookd_connections_refused_total"
         /// 1 while the registry snapshot is older than `--registry-max-age`, else 0.
@@ -86,6 +88,7 @@ package final class ReceiverStatistics: Sendable {
     private let rejectionsDropped: CoreMetrics.Counter
     private let registryUnavailable: CoreMetrics.Counter
     private let connectionsRefused: CoreMetrics.Counter
+    private let throttledCounters = Mutex<[String: CoreMetrics.Counter]>([:])
     private let registryStale: CoreMetrics.Gauge
     private let commitBatchSize: Recorder
     private let commitSeconds: CoreMetrics.Timer
@@ -250,6 +253,20 @@ package final class ReceiverStatistics: Sendable {
 
     /// A TCP connection was accepted.
     package func connectionOpened() { openConnections.increment() }
+
+    /// A request over a per-client limit: `throttled_total{client,reason}` (clients are registered ids, so
+    /// the series are bounded by the registry).
+    package func recordThrottled(client: String, reason: String) {
+        let key = client + "\u{0}" + reason
+        let counter = throttledCounters.withLock { cache in
+            if let counter = cache[key] { return counter }
+            let counter = CoreMetrics.Counter(
+                label: Name.throttled, dimensions: [("client", client), ("reason", reason)], factory: factory)
+            cache[key] = counter
+            return counter
+        }
+        counter.increment()
+    }
 
     /// A connection closed at once because `--max-connections` were open.
     package func recordConnectionRefused() { connectionsRefused.increment() }

@@ -18,6 +18,8 @@ package struct ReceiverConfiguration: Sendable {
     package var idleTimeout: Duration = .seconds(60)
     /// `--max-connections`: open connections across all workers; past it, accepting pauses.
     package var maxConnections = 10_000
+    /// `--client-max-connections`: a client's open connections when its row sets no `max_connections`.
+    package var clientMaxConnections = 256
     /// `--max-buffered-bytes`: body bytes held in memory across all connections; past it, connections
     /// stop reading (TCP backpressure) and a body that cannot proceed in time gets 503.
     package var maxBufferedBytes = 268_435_456
