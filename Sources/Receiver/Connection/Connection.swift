@@ -66,13 +66,13 @@ final class Connection: EventHandler {
     var interest: EpollEvents = .readable
     var deadline: ContinuousClock.Instant
     var deadlineKind: DeadlineKind = .handshake
-    private var inFlight: InFlight?
+    var inFlight: InFlight?
     /// Body bytes this connection holds against `--max-buffered-bytes` (released with the answer).
     var heldBytes = 0
     /// Reading stopped because the body budget is spent; the worker's sweep resumes it.
     var isPausedForBudget = false
     /// `--body-deadline`: when the body being read must be complete.
-    private var bodyDeadlineAt: ContinuousClock.Instant?
+    var bodyDeadlineAt: ContinuousClock.Instant?
     /// The client this connection is counted for against its `max_connections` (from its first request).
     var countedClient: ClientKey?
     var record: RequestRecord?
@@ -83,7 +83,7 @@ final class Connection: EventHandler {
     /// The TLS context this connection's client certificate was last verified against (its own at the
     /// handshake; a newer one after a reload re-verified it). Held strongly so a freed context's address
     /// can never be mistaken for it.
-    private var verifiedContext: TLSContext?
+    var verifiedContext: TLSContext?
 
     init(id: UInt64, socket: Socket, tls: TLSConnection, remote: SocketAddress, worker: Worker) {
         self.id = id
@@ -250,28 +250,6 @@ final class Connection: EventHandler {
         }
     }
 
-    /// The body's deadline: its progress timeout, but never past `--body-deadline` from its head.
-    private func armBodyDeadline() {
-        setDeadline(.body, worker.configuration.bodyTimeout)
-        if let limit = bodyDeadlineAt, limit < deadline { deadline = limit }
-    }
-
-    /// Called by the sweep: reads again once the body budget has room.
-    func resumeIfBudgetAllows() {
-        guard isPausedForBudget, worker.shared.budgets.room >= ReceiverBudgets.minimumRead else { return }
-        isPausedForBudget = false
-        updateInterest()
-        readAvailable()
-    }
-
-    /// Gives this connection's body bytes back to the budget (the body was answered, stored or dropped).
-    func releaseBody() {
-        worker.shared.budgets.release(heldBytes)
-        heldBytes = 0
-        bodyDeadlineAt = nil
-        isPausedForBudget = false
-    }
-
     /// Runs parser events until it needs more bytes, a request is handed to the writer, or the
     /// connection is closing.
     func processParser() {
@@ -373,75 +351,6 @@ final class Connection: EventHandler {
         }
     }
 
-    private func noteAuthorized(endpoint: String, clientID: String) {
-        record?.endpoint = endpoint
-        record?.clientID = clientID
-        let named = worker.authorization.snapshot.grantsByName(clientID: clientID, endpoint: endpoint)
-        record?.metricsEndpoint = named ? endpoint : "*"
-    }
-
-    /// A 400 for bytes that cannot be stored names the header, never its value.
-    private func logRefusal(_ problem: IdempotencyKey.Problem, clientID: String) {
-        let (code, header): (String, String)
-        switch problem {
-        case .invalidKey(let name, _): (code, header) = ("invalid_idempotency_key", name)
-        case .headerNotUTF8(let name): (code, header) = ("bad_request", name)
-        }
-        worker.logger.info(
-            "request refused",
-            metadata: ["reason": "\(code)", "header": "\(header)", "client": "\(clientID)", "peer": "\(remote)"])
-    }
-
-    /// The 403 step for `endpoint`: the certificate re-verified after a reload, then the registry.
-    private func authorize(_ endpoint: String) -> Authorization {
-        guard let peer else {
-            // A completed handshake always has a verified peer (SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
-            return .refused(Refusal(reason: .noCertificate, detail: "no client certificate on an established session"))
-        }
-        // SPEC: after a reload, the next request on an older connection re-verifies its certificate
-        // against the new CA bundle and CRLs; a failure is a 403 with the verify reason, and the end.
-        let current = worker.shared.tlsContext.context
-        // A CRL past its nextUpdate no longer vouches for anyone: open keep-alive connections and resumed
-        // sessions (which skip the chain check) are verified again, and refused with crl_stale.
-        let crlStale = current.earliestCRLNextUpdate.map { worker.wallClockSeconds >= $0 } ?? false
-        if verifiedContext !== current || crlStale, let tls {
-            if let failure = tls.reverify(against: current) {
-                return .refused(Refusal(reason: failure.reason, detail: failure.detail))
-            }
-            verifiedContext = current
-        }
-        let snapshot = worker.authorization.snapshot
-        // Fail closed: a registry we cannot refresh may still list a client that was disabled or removed.
-        guard snapshot.isFresh(at: worker.loop.now, maxAge: worker.configuration.registryMaxAge) else {
-            return .registryUnavailable
-        }
-        switch snapshot.authorize(peer, endpoint: endpoint, now: worker.wallClockSeconds) {
-        case .success(let id):
-            if let throttle = throttle(id, grant: snapshot.grants[ClientKey(id)]) {
-                return .throttled(throttle, clientID: id)
-            }
-            return .granted(id)
-        case .failure(let reason):
-            return .refused(Refusal(reason: reason, detail: Rejection.detail(for: reason, endpoint: endpoint)))
-        }
-    }
-
-    /// The per-client limits, after authorization: this connection counts against the client's
-    /// `max_connections` from its first request on, and each request takes a token of its rate.
-    private func throttle(_ clientID: String, grant: ClientGrant?) -> Throttle? {
-        let key = ClientKey(clientID)
-        if countedClient != key {
-            if let previous = countedClient { worker.shared.throttle.releaseConnection(previous) }
-            countedClient = nil
-            let limit = grant?.maxConnections ?? worker.configuration.clientMaxConnections
-            guard worker.shared.throttle.admitConnection(key, limit: limit) else { return .tooManyConnections }
-            countedClient = key
-        }
-        guard let rate = grant?.ratePerSecond else { return nil }
-        let burst = grant?.burst ?? max(1, Int(rate.rounded(.up)))
-        return worker.shared.throttle.admitRequest(key, rate: rate, burst: burst, now: worker.loop.now)
-    }
-
     private func handleBody(_ bytes: [UInt8]) {
         guard var flight = inFlight else { return }
         inFlight = nil  // keep the buffer uniquely referenced while appending
@@ -479,60 +388,5 @@ final class Connection: EventHandler {
         let claim = worker.submit(delivery, from: self)
         state = .awaitingCommit(clientID: flight.clientID, keepAlive: flight.head.keepAlive, claim: claim)
         updateInterest()
-    }
-
-    /// The writer's answer for the request in `awaitingCommit`.
-    func complete(_ outcome: DeliveryOutcome) {
-        guard case .awaitingCommit(let clientID, let keepAlive, _) = state else { return }
-        state = .reading
-        worker.statistics.recordOutcome(outcome)
-        guard let answer = Answer(outcome) else {
-            // Neither "stored" nor "not stored" would be true: say nothing; the provider will retry.
-            return close()
-        }
-        switch outcome {
-        case .stored(let id), .duplicate(let id):
-            // SPEC: last_seen_at follows accepted requests only (duplicates count as accepted).
-            if let peer {
-                worker.activity.seen(clientID: clientID, certificateNotAfter: peer.notAfter, now: worker.loop.now)
-            }
-            send(answer, keepAlive: keepAlive, deliveryID: id)
-        case .unavailable, .refused, .unknown:
-            send(answer, keepAlive: keepAlive)
-        }
-        guard state == .reading, !closeWhenFlushed else { return }
-        setDeadline(.idle, worker.configuration.idleTimeout)
-        processParser()
-        if state == .reading { readAvailable() }
-    }
-
-    /// SIGTERM ran out of time: answer 503 now if a request is still in flight.
-    func abortForShutdown() {
-        switch state {
-        case .awaitingCommit(_, _, let claim):
-            // 503 only for a delivery no writer holds; one in a statement gets no answer rather than a
-            // 503 that its commit could contradict.
-            guard claim.withdraw() else { return close() }
-            state = .reading
-            send(.shuttingDown, keepAlive: false)
-        case .reading where inFlight?.discarding == true:
-            inFlight = nil
-            closeAfterAnswer()
-        case .reading where inFlight != nil:
-            inFlight = nil
-            send(.shuttingDown, keepAlive: false)
-        default:
-            close()
-        }
-    }
-}
-
-extension Connection {
-    /// The `detail` stored with a throttled request.
-    static func throttleDetail(_ throttle: Throttle) -> String {
-        switch throttle {
-        case .rateLimited(let seconds): "over the client's rate_per_second; retry after \(seconds) s"
-        case .tooManyConnections: "the client already has max_connections open"
-        }
     }
 }
