@@ -87,4 +87,10 @@ struct DeliveryConstructionTests {
         #expect(!Self.delivery(headers: [], body: [0xFF, 0x00]).bodyIsJSON)
         #expect(!Self.delivery(headers: [], body: []).bodyIsJSON)
     }
+
+    @Test func bodySHA256IsTheStandardDigest() {
+        #expect(
+            SHA256Digest.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256Digest.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
 }
