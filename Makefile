@@ -6,7 +6,7 @@ APT_PACKAGES := libssl-dev libpq-dev pkg-config postgresql openssl curl
 # Tools the benchmark needs on top of the build dependencies.
 BENCH_PACKAGES := nginx apache2-utils
 
-.PHONY: all build deps deps-compose test lint run bench clean release
+.PHONY: all build deps deps-compose test lint run bench fuzz clean release
 
 all: build
 
@@ -44,6 +44,12 @@ run: build
 bench: release
 	@bash scripts/deps.sh $(BENCH_PACKAGES)
 	bash bench/run.sh
+
+## fuzz: libFuzzer harnesses (HTTP/1.1 parser, body_json validator, certificate identity) built with
+## swiftc -sanitize=fuzzer,address into .build/fuzz/, each run FUZZ_SECONDS from its seed corpus (fuzz/)
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
 
 clean:
 	rm -rf .build
