@@ -7,7 +7,7 @@ APT_PACKAGES := libssl-dev libpq-dev pkg-config postgresql openssl curl
 # builds bench/loadgen, python3 for a free port.
 BENCH_PACKAGES := nginx golang-go python3
 
-.PHONY: all build deps deps-compose test lint run bench clean release
+.PHONY: all build deps deps-compose test lint run bench fuzz clean release
 
 all: build
 
@@ -46,6 +46,12 @@ run: build
 bench: release
 	@bash scripts/deps.sh $(BENCH_PACKAGES)
 	bash bench/run.sh
+
+## fuzz: libFuzzer harnesses (HTTP/1.1 parser, body_json validator, certificate identity) built with
+## swiftc -sanitize=fuzzer,address into .build/fuzz/, each run FUZZ_SECONDS from its seed corpus (fuzz/)
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
 
 clean:
 	rm -rf .build
