@@ -10,6 +10,13 @@ private let diagMessagePrimary = Int32(UInt8(ascii: "M"))
 private let diagStatementPosition = Int32(UInt8(ascii: "P"))
 /// `PG_DIAG_MESSAGE_DETAIL` (`'D'`).
 private let diagMessageDetail = Int32(UInt8(ascii: "D"))
+/// `PG_DIAG_SEVERITY_NONLOCALIZED` (`'V'`): `WARNING`, `NOTICE`, … in English whatever lc_messages says.
+private let diagSeverityNonlocalized = Int32(UInt8(ascii: "V"))
+
+/// WARNINGs the server sent a session since they were last taken (notice receiver context).
+private final class WarningLog {
+    var messages: [String] = []
+}
 
 /// One notification received through LISTEN.
 package struct PGNotification: Sendable, Equatable {
@@ -44,6 +51,8 @@ package struct PGPreparedStatement: Sendable, Hashable {
 package final class PGConnection {
     private let raw: OpaquePointer
     private var finished = false
+    /// Kept alive with the connection: libpq's notice receiver writes into it.
+    private let warningLog = WarningLog()
     /// Names of the statements prepared on this session (a new session starts with none).
     private var preparedNames: Set<String> = []
 
@@ -82,8 +91,21 @@ package final class PGConnection {
         }
         self.raw = connection
         self.endpointDescription = PGConnection.describe(connection)
-        // Server NOTICEs ("relation … already exists, skipping") are not for our users' terminals.
-        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        // Server NOTICEs ("relation … already exists, skipping") are not for our users' terminals; WARNINGs
+        // are kept, because a COMMIT can succeed with one that changes its meaning (synchronous replication:
+        // "committed locally, but might not have been replicated").
+        PQsetNoticeReceiver(
+            connection,
+            { context, result in
+                guard let context, let result,
+                    let severity = PQresultErrorField(result, diagSeverityNonlocalized),
+                    String(cString: severity) == "WARNING"
+                else { return }
+                let log = Unmanaged<WarningLog>.fromOpaque(context).takeUnretainedValue()
+                let message = PQresultErrorField(result, diagMessagePrimary).map { String(cString: $0) } ?? "warning"
+                // Sessions that never take them (the registry session) keep only the first few.
+                if log.messages.count < 16 { log.messages.append(message) }
+            }, Unmanaged.passUnretained(warningLog).toOpaque())
         guard PQstatus(connection) == CONNECTION_OK else {
             let reason = PGConnection.firstLine(PQerrorMessage(connection))
             throw PostgresError(
@@ -141,6 +163,12 @@ package final class PGConnection {
 
     /// The server process serving this session.
     package var backendPID: Int32 { PQbackendPID(raw) }
+
+    /// The WARNINGs the server sent since the last call (primary messages), and forgets them.
+    package func takeWarnings() -> [String] {
+        defer { warningLog.messages.removeAll() }
+        return warningLog.messages
+    }
 
     /// Reads whatever the server sent an idle session (a FATAL when it was terminated or the server shut
     /// down) without blocking, and says whether the session can still take a statement. A statement sent

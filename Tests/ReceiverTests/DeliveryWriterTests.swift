@@ -286,6 +286,23 @@ struct DeliveryWriterTests {
         #expect(sessions.int(0, 0) == 1)
     }
 
+    @Test("a batch that commits with a WARNING (sync replication cancelled) is not answered 2xx")
+    func warningOnCommitIsNotAnswered2xx() throws {
+        let harness = try Harness()
+        let admin = try harness.database.connect()
+        try admin.executeScript(
+            """
+            CREATE FUNCTION test_warn() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE WARNING 'committed locally, but might not have been replicated'; RETURN NULL; END $$;
+            CREATE TRIGGER test_warn AFTER INSERT ON deliveries FOR EACH STATEMENT EXECUTE FUNCTION test_warn();
+            """)
+        let warned = Self.delivery(key: "warned")
+        #expect(try harness.write([warned], startingWriter: true) == [.unknown])
+        try admin.executeScript("DROP TRIGGER test_warn ON deliveries")
+        let plain = Self.delivery(key: "plain")
+        #expect(try harness.write([plain]) == [.stored(id: plain.id)])
+    }
+
     // MARK: - NOTIFY
 
     @Test("every delivery of a batch notifies webhookd_deliveries with its id; duplicates notify nothing")

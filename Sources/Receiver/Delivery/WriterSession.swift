@@ -57,8 +57,21 @@ struct WriterSession {
         }
         let started = ContinuousClock.now
         do throws(PostgresError) {
+            _ = connection.takeWarnings()
             let outcomes = try DeliveryInsert.write(deliveries, on: connection, logger: logger)
             statistics.recordCommit(batchSize: deliveries.count, duration: ContinuousClock.now - started)
+            // A statement that committed with a WARNING (synchronous replication cancelled: "committed locally,
+            // but might not have been replicated") is not durable as promised: no 2xx, and no 503 either.
+            let warnings = connection.takeWarnings()
+            guard warnings.isEmpty else {
+                logger.error(
+                    "a batch committed with a warning; its connections close without an answer",
+                    metadata: ["warning": "\(warnings[0])", "deliveries": "\(deliveries.count)"])
+                return outcomes.map { outcome in
+                    if case .stored = outcome { return .unknown }
+                    return outcome
+                }
+            }
             return outcomes
         } catch {
             statistics.recordDatabaseError()
