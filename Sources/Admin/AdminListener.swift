@@ -148,7 +148,13 @@ final class AdminAcceptor: EventHandler {
             do {
                 accepted = try listener.accept()
             } catch {
-                logger.error("admin accept failed", metadata: ["error": "\(error)"])
+                // EMFILE and friends: the listener stays readable, so pause it for 100 ms instead of spinning.
+                logger.error("admin accept failed; pausing admin accepts for 100 ms", metadata: ["error": "\(error)"])
+                try? loop.modify(listener.fileDescriptor, interest: [])
+                loop.schedule(after: .milliseconds(100)) { [unowned self] in
+                    guard self.listener.isOpen else { return }
+                    try? self.loop.modify(self.listener.fileDescriptor, interest: .readable)
+                }
                 return
             }
             guard let (socket, _) = accepted else { return }

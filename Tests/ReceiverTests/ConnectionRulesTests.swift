@@ -202,6 +202,13 @@ struct ConnectionRulesTests {
         #expect(budgets.room == 0)
         budgets.release(120)
         #expect(budgets.room == 100)
+        // A body handed to the writer stays held until the last copy of its ticket is gone.
+        budgets.hold(40)
+        var hold: ReceiverBudgets.Hold? = ReceiverBudgets.Hold(40, of: budgets)
+        #expect(budgets.room == 60)
+        _ = hold
+        hold = nil
+        #expect(budgets.room == 100)
         #expect(Answer.overCapacity.response.status == 503)
         #expect(Self.header(.overCapacity, "Retry-After") == "5")
     }

@@ -49,6 +49,18 @@ package final class ReceiverBudgets: Sendable {
         bufferedBytes.subtract(count, ordering: .relaxed)
     }
 
+    /// Body bytes that travel with a delivery to the writer: released when the last copy of its ticket is
+    /// gone (written, or withdrawn and skipped), not when its connection closes.
+    package final class Hold: Sendable {
+        private let budgets: ReceiverBudgets
+        private let bytes: Int
+        package init(_ bytes: Int, of budgets: ReceiverBudgets) {
+            self.bytes = bytes
+            self.budgets = budgets
+        }
+        deinit { budgets.release(bytes) }
+    }
+
     /// Body bytes held now.
     package var heldBytes: Int { bufferedBytes.load(ordering: .relaxed) }
 }

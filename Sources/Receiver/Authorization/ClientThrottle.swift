@@ -17,7 +17,8 @@ package struct TokenBucket: Sendable, Equatable {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         tokens = min(Double(burst), tokens + max(0, seconds) * rate)
         refilledAt = now
-        guard tokens >= 1 else { return .seconds((1 - tokens) / rate) }
+        // At most a day: a tiny rate must not overflow a Duration or the Retry-After integer.
+        guard tokens >= 1 else { return .seconds(min(86_400, (1 - tokens) / rate)) }
         tokens -= 1
         return nil
     }

@@ -130,6 +130,8 @@ final class Connection: EventHandler {
             if events.contains(.error) || events.contains(.hangup) { return close() }
             if events.contains(.writable) { flush() }
         case .reading:
+            // A paused connection reads nothing, so an error or hang-up would be reported again at once.
+            if isPausedForBudget && (events.contains(.error) || events.contains(.hangup)) { return close() }
             if events.contains(.writable) || !output.isEmpty { flush() }
             // Also after a writable event: SSL_read may have asked for one (TLS 1.3 key update).
             if state == .reading { readAvailable() }

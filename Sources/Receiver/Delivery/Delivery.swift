@@ -54,11 +54,17 @@ package struct DeliveryTicket: Sendable {
     package var replies: HandoffQueue<DeliveryCompletion>
     /// Decides, once, between the writer taking it and the connection withdrawing it.
     package var claim = TicketClaim()
+    /// The body's bytes against `--max-buffered-bytes`, given back when the last copy of the ticket goes.
+    package var hold: ReceiverBudgets.Hold?
 
-    package init(delivery: Delivery, connectionID: UInt64, replies: HandoffQueue<DeliveryCompletion>) {
+    package init(
+        delivery: Delivery, connectionID: UInt64, replies: HandoffQueue<DeliveryCompletion>,
+        hold: ReceiverBudgets.Hold? = nil
+    ) {
         self.delivery = delivery
         self.connectionID = connectionID
         self.replies = replies
+        self.hold = hold
     }
 }
 

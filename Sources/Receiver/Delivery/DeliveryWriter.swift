@@ -104,7 +104,8 @@ package final class DeliveryWriter: Sendable {
 
     private func run(slot: CancelSlot) {
         var session = WriterSession(
-            database: database, logger: logger, statementTimeout: statementTimeout, cancelSlot: slot)
+            database: database, logger: logger, statementTimeout: statementTimeout, cancelSlot: slot,
+            abandoning: { [self] in state.withLock { $0.abandoning } })
         var wasConnected = false
         defer { state.withLock { $0.running -= 1 } }
         while true {

@@ -8,7 +8,8 @@ final class CancelSlot: Sendable {
     let token = Mutex<PGCancelToken?>(nil)
 
     /// Cancels whatever statement the session runs now (nothing when it runs none).
-    func cancel() { token.withLock { _ = $0?.cancel() } }
+    /// The token is taken out of the lock first: PQcancel connects to the server and may block.
+    func cancel() { token.withLock { $0 }?.cancel() }
 }
 
 /// One writer thread's database session: connects with backoff, writes batches, and decides what each
@@ -17,11 +18,15 @@ final class CancelSlot: Sendable {
 struct WriterSession {
     let database: DatabaseHandle
     let logger: Logger
-    /// Every statement is bounded by this, so a stuck commit is cancelled and rolled back rather than
-    /// committing after its client was told 503.
+    /// Every statement's execution (lock waits included) is bounded by this and rolled back past it.
+    /// PostgreSQL does not time out the COMMIT itself (an fsync or a synchronous-replication wait); a
+    /// connection whose delivery is stuck there closes without an answer (`commitOverdue`).
     let statementTimeout: Duration
     /// Where the owning thread publishes its session's cancel token (shutdown cancels through it).
     let cancelSlot: CancelSlot
+    /// True once a shutdown gave up on waiting: long loops stop and report the outcome unknown (by then
+    /// no client waits for an answer that could contradict it).
+    let abandoning: @Sendable () -> Bool
     var connection: PGConnection?
     /// The backend the current session talks to, to tell whether it is gone after a lost connection.
     var backend: (pid: Int32, started: String)?
@@ -31,8 +36,10 @@ struct WriterSession {
     static let resolveBudget: Duration = .seconds(10)
 
     init(
-        database: DatabaseHandle, logger: Logger, statementTimeout: Duration, cancelSlot: CancelSlot
+        database: DatabaseHandle, logger: Logger, statementTimeout: Duration, cancelSlot: CancelSlot,
+        abandoning: @escaping @Sendable () -> Bool = { false }
     ) {
+        self.abandoning = abandoning
         self.database = database
         self.logger = logger
         self.statementTimeout = statementTimeout
@@ -75,7 +82,7 @@ struct WriterSession {
             return outcomes
         } catch {
             statistics.recordDatabaseError()
-            switch WriteFailure(error) {
+            switch WriteFailure(error, sessionAlive: connection.isConnected) {
             case .outcomeUnknown:
                 // The session broke while the statement ran: it may have committed. Find out before
                 // answering anyone (a 503 for a stored row makes the provider store it twice).
@@ -90,6 +97,7 @@ struct WriterSession {
                 // fail its neighbours: write each alone.
                 guard deliveries.count > 1 else { return [singleFallback(deliveries[0], on: connection, error: error)] }
                 return deliveries.map { delivery in
+                    if abandoning() { return .unknown }
                     do throws(PostgresError) {
                         return try DeliveryInsert.write([delivery], on: connection, logger: logger)[0]
                     } catch {
@@ -115,8 +123,9 @@ struct WriterSession {
     private mutating func singleFallback(_ delivery: Delivery, on connection: PGConnection, error: PostgresError)
         -> DeliveryOutcome
     {
-        guard WriteFailure(error) == .rowData else {
-            return WriteFailure(error) == .outcomeUnknown ? resolveOne(delivery) : .unavailable
+        let failure = WriteFailure(error, sessionAlive: connection.isConnected)
+        guard failure == .rowData else {
+            return failure == .outcomeUnknown ? resolveOne(delivery) : .unavailable
         }
         var plain = delivery
         plain.bodyIsJSON = false
@@ -128,7 +137,7 @@ struct WriterSession {
             var metadata: Logger.Metadata = ["client": "\(delivery.clientID)", "error": "\(error.message)"]
             if let state = error.sqlState { metadata["sqlstate"] = "\(state)" }
             logger.error("database refused a delivery", metadata: metadata)
-            switch WriteFailure(error) {
+            switch WriteFailure(error, sessionAlive: connection.isConnected) {
             case .rowData: return .refused
             case .databaseCondition: return .unavailable
             case .outcomeUnknown: return resolveOne(plain)
@@ -149,7 +158,7 @@ struct WriterSession {
         -> [DeliveryOutcome]
     {
         let deadline = ContinuousClock.now + Self.resolveBudget
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline && !abandoning() {
             do throws(PostgresError) {
                 let probe = try database.connect(connectTimeoutSeconds: 2, applicationName: "webhookd writer")
                 defer { probe.close() }
@@ -230,17 +239,20 @@ struct WriterSession {
 package enum WriteFailure: Equatable, Sendable {
     /// The session broke while the statement ran: it may or may not have committed.
     case outcomeUnknown
-    /// One row's data was refused (SQLSTATE classes 22 and 23): the statement rolled back; each row is
-    /// worth trying alone.
+    /// One row's data was refused (SQLSTATE classes 22 and 23, and 54: a value over a size limit, such as a
+    /// huge jsonb): the statement rolled back; each row is worth trying alone.
     case rowData
     /// Anything else the server reported (timeouts, locks, resources, read-only, deadlocks): rolled
     /// back, nothing stored, retry later.
     case databaseCondition
 
-    package init(_ error: PostgresError) {
-        if error.isConnectionProblem || error.sqlState == nil {
+    /// - Parameter sessionAlive: whether the session still works after the error. One the server ended
+    ///   (a PANIC after the commit record, a failed WAL flush) leaves the outcome unknown whatever the
+    ///   SQLSTATE says: the commit may be on disk.
+    package init(_ error: PostgresError, sessionAlive: Bool = true) {
+        if error.isConnectionProblem || error.sqlState == nil || !sessionAlive {
             self = .outcomeUnknown
-        } else if let state = error.sqlState, state.hasPrefix("22") || state.hasPrefix("23") {
+        } else if let state = error.sqlState, state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("54") {
             self = .rowData
         } else {
             self = .databaseCondition
