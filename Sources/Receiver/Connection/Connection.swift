@@ -217,7 +217,7 @@ final class Connection: EventHandler {
             // A body being stored may only grow while the process-wide budget has room: otherwise stop
             // reading (TCP backpressure) until the sweep sees room again.
             var limit = worker.readBuffer.count
-            if inFlight?.discarding == false {
+            if inFlight?.discarding != true {  // between requests too: a read may carry a pipelined body
                 limit = min(limit, worker.shared.budgets.room)
                 // Crumbs of room would let every waiting body trickle on, each resetting its timeout.
                 if limit < ReceiverBudgets.minimumRead {
