@@ -9,7 +9,7 @@
 #   e  one client over --rate 50, one over --connections 4     f  500 connections stalling a 1 MiB body
 #   g  5 SIGHUP reloads during load
 # Exit 1 when a 200 is lost, a 5xx other than 503 is seen, or a scenario's own check fails (column check).
-# Knobs: SCENARIOS="a b c d e f g", SLOW_CONNS=2000, STALL_CONNS=500, OUT=faults/out.
+# Knobs: KEEP=1 keeps the work directory (events, logs), SCENARIOS="a b c d e f g", SLOW_CONNS=2000, STALL_CONNS=500, OUT=faults/out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -43,7 +43,7 @@ cleanup() {
     done
     jobs -p | xargs -r kill 2>/dev/null || true
     cp "$work"/*/*.log "$OUT"/ 2>/dev/null || true
-    rm -rf "$work"
+    [ "${KEEP:-0}" = 1 ] && echo "faults: kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -116,7 +116,7 @@ client() {
     local cn=$1 label=$2
     shift 2
     "$FC" -mode load -url "$URL" -cert "$work/$cn.crt" -key "$work/$cn.key" -ca "$work/ca.crt" -label "$label" \
-        -prefix "$SC-$label" -events "$SD/$label.events" -stop "$SD/stop" -d 120s -backoff 50ms "$@" >"$SD/$label.out" &
+        -prefix "$SC-$label" -events "$SD/$label.events" -stop "$SD/stop" -d 120s -backoff 50ms -timeout "${CLIENT_TIMEOUT:-15s}" "$@" >"$SD/$label.out" &
 }
 steady_load() { rm -f "$SD/stop"; for cn in fault-a fault-b fault-c; do client "$cn" "$cn" -c 2; done; }
 stop_load() { touch "$SD/stop"; wait $(jobs -p | grep -v "^$WH\$") 2>/dev/null || true; }
@@ -199,7 +199,7 @@ for s in $SCENARIOS; do
         tree=$(pgtree)
         kill -KILL $tree
         t_kill=$(now_ms)
-        sleep 4
+        sleep 8 # longer than --commit-timeout: the waiting requests get their 503
         pg_restart
         t_up=$(now_ms)
         sleep 11
@@ -215,7 +215,7 @@ for s in $SCENARIOS; do
         ;;
     c)
         scenario_begin c
-        steady_load
+        CLIENT_TIMEOUT=40s steady_load
         sleep 4
         tree=$(pgtree)
         kill -STOP $tree
@@ -229,6 +229,11 @@ for s in $SCENARIOS; do
         back=$(first_200_after "$t_cont")
         NOTE=" [stalled: $during] 200s back ${back}ms after SIGCONT"
         echo "$during" | grep -q -E '(^| )503:' || fail_check "no-503-during-stall"
+        # every request waiting on the stalled database must get its 503 at --commit-timeout (2 s of slack)
+        slow=$(cat "$SD"/*.events | awk -v t="$((t_stop - 1000))" -v c="$t_cont" -v l="$(((COMMIT_TIMEOUT + 2) * 1000))" \
+            '$1 >= t && $1 - $4 <= c && ($2 == 0 || $4 > l) {n++; if ($4 > m) m = $4} END {printf "%d %d", n, m}')
+        NOTE="$NOTE; answers later than commit-timeout+2s or none: ${slow% *} (longest ${slow#* } ms)"
+        [ "${slow% *}" = 0 ] || fail_check "requests-not-answered-at-commit-timeout"
         { [ "$back" -lt 0 ] || [ "$back" -gt 10000 ]; } && fail_check "no-200-within-10s"
         P99=$(val fault-c p99_ms)
         scenario_end "SIGSTOP postmaster+backends 20 s, SIGCONT"

@@ -5,8 +5,8 @@
 //	load       -c workers, each its own keep-alive mTLS connection (net/http, one Transport per worker),
 //	           POSTs back to back (or paced to -rate requests/s for the whole process), each with a unique
 //	           webhook-id and a unique body, until -d passes or the file -stop exists. Every answer is appended
-//	           to -events as "unix_ms status delivery_id" (delivery_id "-" when none; status 0 = transport
-//	           error). Prints one line: label= sent= ok= s429= s503= s5xx= other= errors= p50_ms= p99_ms=.
+//	           to -events as "unix_ms status delivery_id latency_ms" (delivery_id "-" when none; status 0 =
+//	           transport error or -timeout). Prints one line: label= sent= ok= s429= s503= s5xx= other= errors= p50_ms= p99_ms=.
 //	slowloris  -n connections that complete the TLS handshake, then send one byte of a request head every
 //	           -every; a connection the server closes is reopened (as an attacker would). Runs for -d.
 //	stall      -n connections that send the head of a -size body plus -send body bytes, then stall for -d.
@@ -185,7 +185,7 @@ func load() {
 				}
 				if ev != nil {
 					evMu.Lock()
-					fmt.Fprintf(ev, "%d %d %s\n", time.Now().UnixMilli(), status, did)
+					fmt.Fprintf(ev, "%d %d %s %d\n", time.Now().UnixMilli(), status, did, time.Since(t0).Milliseconds())
 					evMu.Unlock()
 				}
 				if status != 200 && *flBackoff > 0 {
