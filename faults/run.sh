@@ -239,7 +239,7 @@ for s in $SCENARIOS; do
         scenario_end "SIGSTOP postmaster+backends 20 s, SIGCONT"
         ;;
     d)
-        scenario_begin d
+        scenario_begin d --client-max-connections 4096
         steady_load
         client fault-c base -c 2 -d 6s
         wait $!
@@ -280,7 +280,7 @@ for s in $SCENARIOS; do
         scenario_end "fault-rate at --rate 50, fault-conn 10 conns/4"
         ;;
     f)
-        scenario_begin f --max-buffered-bytes "$MAX_BUFFERED"
+        scenario_begin f --max-buffered-bytes "$MAX_BUFFERED" --client-max-connections 4096 # the attacker is one CN: past 256 it would get 429
         steady_load
         sleep 2
         rss0=$(rss "$WH")
