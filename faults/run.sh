@@ -206,7 +206,9 @@ for s in $SCENARIOS; do
         stop_load
         back=$(first_200_after "$t_up")
         during=$(statuses_between "$((t_kill + 500))" "$t_up")
-        NOTE=" [down: $during] 200s back ${back}ms after restart"
+        late=$(cat "$SD"/*.events | awk -v t="$((t_kill - 1000))" -v c="$t_up" -v l="$(((COMMIT_TIMEOUT + 2) * 1000))" \
+            '$1 >= t && $1 - $4 <= c && ($2 == 0 || $4 > l) {n++; if ($4 > m) m = $4} END {printf "%d %d", n, m}')
+        NOTE=" [down: $during] 200s back ${back}ms after restart; answers later than commit-timeout+2s or none: ${late% *} (longest ${late#* } ms)"
         kill -0 "$WH" 2>/dev/null || fail_check "webhookd-died"
         { [ "$back" -lt 0 ] || [ "$back" -gt 10000 ]; } && fail_check "no-200-within-10s"
         echo "$during" | grep -q -E '(^| )200:' && fail_check "200-while-db-down"
