@@ -6,8 +6,10 @@ APT_PACKAGES := libssl-dev libpq-dev pkg-config postgresql openssl curl
 # Tools the benchmark needs on top of the build dependencies: the reference server, the Go toolchain that
 # builds bench/loadgen, python3 for a free port.
 BENCH_PACKAGES := nginx golang-go python3
+# The fault suite: Go for faults/client, python3 for a free port (psql and pg_ctl come with postgresql).
+FAULTS_PACKAGES := golang-go python3
 
-.PHONY: all build deps deps-compose test lint run bench fuzz clean release
+.PHONY: all build deps deps-compose test lint run bench fuzz faults clean release
 
 all: build
 
@@ -52,6 +54,12 @@ bench: release
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
+## faults: the fault and load suite (faults/run.sh): kill -9 webhookd / PostgreSQL, SIGSTOP PostgreSQL, slowloris,
+## per-client limits, stalled bodies, SIGHUP reloads, each on a fresh webhookd; exit 1 when a 200 is lost or a 500 seen
+faults: release
+	@bash scripts/deps.sh $(FAULTS_PACKAGES)
+	bash faults/run.sh
 
 clean:
 	rm -rf .build

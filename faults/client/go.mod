@@ -1,0 +1,3 @@
+module webhookd/faults/client
+
+go 1.19
