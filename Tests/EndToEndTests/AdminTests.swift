@@ -238,8 +238,9 @@ struct AdminBackpressureTests {
         usleep(200_000)
         #expect(try adminRequest(admin, "/healthz").status == 0)  // closed at once
         close(idle.removeLast())
-        usleep(200_000)
-        #expect(try adminRequest(admin, "/healthz").status == 200)
+        // The server notices the close on its next loop turn; a busy box may take a moment.
+        #expect(
+            ReceiverHarness.eventually(timeout: .seconds(10)) { (try? adminRequest(admin, "/healthz").status) == 200 })
     }
 }
 
