@@ -114,7 +114,7 @@ package enum BodyText {
     package static func isDisplayable(_ bytes: [UInt8]) -> Bool {
         UTF8Scalars.all(bytes) { scalar in
             let value = scalar.value
-            return value == 0x09 || value == 0x0A || value == 0x0D || !(value < 0x20 || (0x7F...0x9F).contains(value))
+            return value == 0x09 || value == 0x0A || value == 0x0D || !JSONString.isControl(scalar)
         }
     }
 

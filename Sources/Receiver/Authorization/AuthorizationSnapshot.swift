@@ -13,11 +13,6 @@ package struct AuthorizationSnapshot: Sendable {
         self.readAt = readAt
     }
 
-    /// True when `clientID` holds a grant for `endpoint` by its name (not only through `*`).
-    package func grantsByName(clientID: String, endpoint: String) -> Bool {
-        grants[ClientKey(clientID)]?.endpoints.contains(endpoint) == true
-    }
-
     /// True when the snapshot may still be used at `now`: read, and not longer ago than `maxAge`.
     package func isFresh(at now: ContinuousClock.Instant, maxAge: Duration) -> Bool {
         guard let readAt else { return false }

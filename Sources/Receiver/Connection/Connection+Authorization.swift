@@ -9,8 +9,8 @@ extension Connection {
     func noteAuthorized(endpoint: String, clientID: String) {
         record?.endpoint = endpoint
         record?.clientID = clientID
-        let named = worker.authorization.snapshot.grantsByName(clientID: clientID, endpoint: endpoint)
-        record?.metricsEndpoint = named ? endpoint : "*"
+        // The label names an endpoint only when the client was granted it by name (not only through `*`).
+        record?.metricsEndpoint = authorizedGrant?.endpoints.contains(endpoint) == true ? endpoint : "*"
     }
 
     /// A 400 for bytes that cannot be stored names the header, never its value.
@@ -43,6 +43,7 @@ extension Connection {
             }
             verifiedContext = current
         }
+        authorizedGrant = nil
         let snapshot = worker.authorization.snapshot
         // Fail closed: a registry we cannot refresh may still list a client that was disabled or removed.
         guard snapshot.isFresh(at: worker.loop.now, maxAge: worker.configuration.registryMaxAge) else {
@@ -50,7 +51,8 @@ extension Connection {
         }
         switch snapshot.authorize(peer, endpoint: endpoint, now: worker.wallClockSeconds) {
         case .success(let id):
-            if let throttle = throttle(id, grant: snapshot.grants[ClientKey(id)]) {
+            authorizedGrant = snapshot.grants[ClientKey(id)]
+            if let throttle = throttle(id, grant: authorizedGrant) {
                 return .throttled(throttle, clientID: id)
             }
             return .granted(id)

@@ -75,6 +75,8 @@ final class Connection: EventHandler {
     var bodyDeadlineAt: ContinuousClock.Instant?
     /// The client this connection is counted for against its `max_connections` (from its first request).
     var countedClient: ClientKey?
+    /// The registry row the current request was authorized by (read once per request).
+    var authorizedGrant: ClientGrant?
     var record: RequestRecord?
     var requestCount = 0
     var peer: PeerCertificate?
@@ -304,11 +306,7 @@ final class Connection: EventHandler {
         case .answerEarly(let answer, let keepAlive):
             // 404/405: answer now; keep the connection only if the rest of the body drains (≤ 1 s).
             send(answer, keepAlive: keepAlive)
-            if case .contentLength(let length) = head.framing, length > configuration.maxDrainBytes { return }
-            inFlight = InFlight(
-                head: head, endpoint: "", clientID: "", discarding: true, discardDeadline: worker.loop.now + .seconds(1)
-            )
-            if !keepAlive { closeWhenFlushed = true }
+            drainBody(of: head, keepAlive: keepAlive)
         case .refuse(let reason, let detail, let endpoint):
             worker.rejections.record(
                 Rejection(
@@ -326,12 +324,7 @@ final class Connection: EventHandler {
                     stage: .authorization, reason: reason, detail: Self.throttleDetail(throttle),
                     remoteAddress: remote.host, clientID: clientID, endpoint: endpoint, certificate: peer))
             send(.throttled(throttle), keepAlive: keepAlive)
-            // Like a 404/405: the unread body drains (≤ 64 KiB, ≤ 1 s) if the connection stays.
-            if keepAlive {
-                inFlight = InFlight(
-                    head: head, endpoint: "", clientID: "", discarding: true,
-                    discardDeadline: worker.loop.now + .seconds(1))
-            }
+            drainBody(of: head, keepAlive: keepAlive)
         case .registryUnavailable(let endpoint):
             record?.endpoint = endpoint
             worker.statistics.recordRegistryUnavailable()
@@ -351,6 +344,14 @@ final class Connection: EventHandler {
             bodyDeadlineAt = worker.loop.now + configuration.bodyDeadline
             armBodyDeadline()
         }
+    }
+
+    /// After an answer given before the body was read (404, 405, 429): a connection that stays open reads
+    /// the rest of the body and discards it (`keepAlive` already says it is ≤ 64 KiB), for at most 1 s.
+    private func drainBody(of head: HTTPRequestHead, keepAlive: Bool) {
+        guard keepAlive else { return }
+        inFlight = InFlight(
+            head: head, endpoint: "", clientID: "", discarding: true, discardDeadline: worker.loop.now + .seconds(1))
     }
 
     private func handleBody(_ bytes: [UInt8]) {

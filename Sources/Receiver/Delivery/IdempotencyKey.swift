@@ -35,7 +35,6 @@ package enum IdempotencyKey {
     private static func problem(with header: HTTPHeader) -> String? {
         guard header.valueIsUTF8 else { return "is not valid UTF-8" }
         guard header.value.utf8.count <= maxBytes else { return "is longer than \(maxBytes) bytes" }
-        let control = header.value.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
-        return control ? "holds a control character" : nil
+        return header.value.unicodeScalars.contains(where: JSONString.isControl) ? "holds a control character" : nil
     }
 }
