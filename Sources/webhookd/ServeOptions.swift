@@ -69,6 +69,12 @@ struct ServeOptions: ParsableArguments {
         help: "Request body bytes held in memory in all (env WEBHOOKD_MAX_BUFFERED_BYTES) [268435456]")
     var maxBufferedBytes: Int?
     @Option(
+        name: .customLong("client-max-buffered-bytes"),
+        help:
+            "Request body bytes one client may hold in memory (env WEBHOOKD_CLIENT_MAX_BUFFERED_BYTES) [a quarter of --max-buffered-bytes, at least --max-body-bytes]"
+    )
+    var clientMaxBufferedBytes: Int?
+    @Option(
         name: .customLong("body-deadline"),
         help: "Seconds for a whole body after its head, however steady (env WEBHOOKD_BODY_DEADLINE) [60]")
     var bodyDeadline: Int?
@@ -133,6 +139,16 @@ struct ServeOptions: ParsableArguments {
         guard configuration.maxBufferedBytes >= configuration.maxBodyBytes else {
             throw CommandFailure.usage(
                 "--max-buffered-bytes (\(configuration.maxBufferedBytes)) must be at least --max-body-bytes (\(configuration.maxBodyBytes))"
+            )
+        }
+        let defaultShare = max(configuration.maxBufferedBytes / 4, configuration.maxBodyBytes)
+        configuration.clientMaxBufferedBytes = try positive(
+            clientMaxBufferedBytes, "client-max-buffered-bytes", defaultShare)
+        guard
+            (configuration.maxBodyBytes...configuration.maxBufferedBytes).contains(configuration.clientMaxBufferedBytes)
+        else {
+            throw CommandFailure.usage(
+                "--client-max-buffered-bytes (\(configuration.clientMaxBufferedBytes)) must be between --max-body-bytes (\(configuration.maxBodyBytes)) and --max-buffered-bytes (\(configuration.maxBufferedBytes))"
             )
         }
         configuration.bodyDeadline = .seconds(try positive(bodyDeadline, "body-deadline", 60))

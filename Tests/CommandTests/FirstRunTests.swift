@@ -37,4 +37,19 @@ struct FirstRunTests {
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stderr.contains("--sql-dir"), "\(result.stderr)")
     }
+
+    @Test("a client's body share outside --max-body-bytes..--max-buffered-bytes exits 64 naming the flag")
+    func clientBodyShareIsValidatedAtStart() throws {
+        let pki = TestPKI.shared
+        for share in ["1000", "999999999", "0"] {
+            let result = try TestSupportProcess.runWebhookd(
+                [
+                    "serve", "--listen", "127.0.0.1:0", "--cert", pki.serverCertificate, "--key", pki.serverKey,
+                    "--client-ca", pki.clientCABundle, "--admin-listen", "off", "--max-buffered-bytes", "4194304",
+                    "--client-max-buffered-bytes", share,
+                ], timeout: .seconds(30))
+            #expect(result.status == 64, "\(share): \(result.stderr)")
+            #expect(result.stderr.contains("--client-max-buffered-bytes"), "\(share): \(result.stderr)")
+        }
+    }
 }

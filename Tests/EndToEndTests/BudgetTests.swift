@@ -57,6 +57,40 @@ struct BudgetTests {
         #expect(try harness.deliveryCount() == storedBefore + 1)
     }
 
+    @Test func oneClientsStalledBodiesWaitOnItsOwnShareWhileAnotherClientIsStored() throws {
+        let harness = try ReceiverHarness(
+            clients: ["acme": ["orders"], "globex": ["orders"]],
+            extraArguments: [
+                "--max-buffered-bytes", "262144", "--client-max-buffered-bytes", "65536", "--max-body-bytes", "65536",
+                "--body-timeout", "3",
+            ])
+        // acme stalls eight bodies of 48 KiB: alone it could hold the whole 256 KiB budget; its share stops
+        // it at 64 KiB, so its later bodies cannot be read at all.
+        var stalled: [TLSTestClient] = []
+        for index in 0..<8 {
+            let client = try harness.client(harness.pki.validClient)
+            try client.send(Self.head(length: 60_000, key: "stall-\(index)") + [UInt8](repeating: 0x61, count: 48_000))
+            stalled.append(client)
+        }
+        usleep(500_000)
+        // globex is untouched by it: its 60 KiB bodies are read and stored at once.
+        for index in 0..<3 {
+            let started = ContinuousClock.now
+            let response = try harness.post(
+                "/webhooks/orders", body: [UInt8](repeating: 0x62, count: 60_000),
+                headers: [("webhook-id", "globex-\(index)")], as: harness.pki.otherClient)
+            #expect(response.status == 200, "\(response.bodyText)")
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+        // acme's stalled bodies end in 408 (its own stall) or 503 (waiting on its share); none is stored.
+        for client in stalled {
+            let status = (try? client.readHTTPResponse(timeout: 15))?.status
+            #expect(status == 408 || status == 503, "stalled body answered \(String(describing: status))")
+        }
+        let rows = try harness.query("SELECT client_id, count(*) FROM deliveries GROUP BY client_id")
+        #expect(rows.rowCount == 1 && rows.string(0, 0) == "globex" && rows.string(0, 1) == "3")
+    }
+
     @Test func aBodyTrickledSteadilyStillEndsAtTheBodyDeadline() throws {
         let harness = try ReceiverHarness(extraArguments: ["--body-deadline", "3", "--body-timeout", "30"])
         let client = try harness.client(harness.pki.validClient)

@@ -189,6 +189,28 @@ struct ConnectionRulesTests {
 
     // MARK: - Budgets
 
+    @Test func aClientsShareBoundsItsBodiesWhileOthersKeepTheRest() {
+        let budgets = ReceiverBudgets(maxConnections: 10, maxBufferedBytes: 100, clientMaxBufferedBytes: 40)
+        let stalled = budgets.share(for: ClientKey("stalled"))
+        #expect(budgets.share(for: ClientKey("stalled")) === stalled)  // one counter for all its connections
+        let other = budgets.share(for: ClientKey("other"))
+        budgets.hold(30, for: stalled)
+        budgets.hold(30, for: stalled)  // two connections read at once: overshoot, never negative room
+        #expect(budgets.room(for: stalled) == 0)
+        #expect(budgets.room(for: other) == 40)  // its own share, within what is left in all (40)
+        #expect(budgets.room == 40)
+        budgets.hold(30, for: other)
+        #expect(budgets.room(for: other) == 10)
+        // A queued delivery keeps its client's bytes held until its ticket goes.
+        var hold: ReceiverBudgets.Hold? = ReceiverBudgets.Hold(60, of: budgets, for: stalled)
+        _ = hold
+        #expect(budgets.room(for: stalled) == 0)
+        hold = nil
+        #expect(stalled.heldBytes == 0 && budgets.room(for: stalled) == 40)
+        budgets.release(30, for: other)
+        #expect(budgets.room == 100 && other.heldBytes == 0)
+    }
+
     @Test func budgetsCountConnectionsAndHeldBytes() {
         let budgets = ReceiverBudgets(maxConnections: 2, maxBufferedBytes: 100)
         #expect(budgets.openConnection() && budgets.openConnection())
@@ -196,15 +218,15 @@ struct ConnectionRulesTests {
         budgets.closeConnection()
         #expect(budgets.openConnection())
         #expect(budgets.openConnections == 2)
-        budgets.hold(70)
+        budgets.hold(70, for: nil)
         #expect(budgets.room == 30)
-        budgets.hold(50)  // concurrent reads may overshoot a little; room never goes negative
+        budgets.hold(50, for: nil)  // concurrent reads may overshoot a little; room never goes negative
         #expect(budgets.room == 0)
-        budgets.release(120)
+        budgets.release(120, for: nil)
         #expect(budgets.room == 100)
         // A body handed to the writer stays held until the last copy of its ticket is gone.
-        budgets.hold(40)
-        var hold: ReceiverBudgets.Hold? = ReceiverBudgets.Hold(40, of: budgets)
+        budgets.hold(40, for: nil)
+        var hold: ReceiverBudgets.Hold? = ReceiverBudgets.Hold(40, of: budgets, for: nil)
         #expect(budgets.room == 60)
         _ = hold
         hold = nil

@@ -52,6 +52,8 @@ package final class TestPKI: Sendable {
 
     /// Client certificates.
     package let validClient: TestSupportClientFiles
+    /// A second identity from the root, CN `globex`, for tests where one client must not affect another.
+    package let otherClient: TestSupportClientFiles
     package let expiredClient: TestSupportClientFiles
     package let notYetValidClient: TestSupportClientFiles
     package let untrustedClient: TestSupportClientFiles
@@ -167,6 +169,8 @@ package final class TestPKI: Sendable {
 
         let subject = [("O", "Example"), ("CN", clientCN)]
         validClient = try client("valid", leaf(subject), issuer: root, issuerKey: rootKey).0
+        otherClient = try client("other", leaf([("O", "Example"), ("CN", "globex")]), issuer: root, issuerKey: rootKey)
+            .0
         var expiredSpec = leaf(subject)
         expiredSpec.notBefore = now - 30 * day
         expiredSpec.notAfter = now - day

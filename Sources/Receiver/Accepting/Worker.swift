@@ -269,7 +269,7 @@ final class Worker: EventHandler {
     /// Hands `delivery` to the writers; the claim lets the connection withdraw it while it still waits.
     func submit(_ delivery: Delivery, from connection: Connection) -> TicketClaim {
         // The body's bytes stay held while the ticket lives, even if the connection goes away meanwhile.
-        let hold = ReceiverBudgets.Hold(connection.heldBytes, of: shared.budgets)
+        let hold = ReceiverBudgets.Hold(connection.heldBytes, of: shared.budgets, for: connection.clientShare)
         connection.heldBytes = 0
         let ticket = DeliveryTicket(
             delivery: delivery, connectionID: connection.id, replies: completions, hold: hold)

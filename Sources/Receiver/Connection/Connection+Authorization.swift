@@ -71,6 +71,8 @@ extension Connection {
             let limit = grant?.maxConnections ?? worker.configuration.clientMaxConnections
             guard worker.shared.throttle.admitConnection(key, limit: limit) else { return .tooManyConnections }
             countedClient = key
+            // Held bytes are never moved between clients: a connection learns its client before any body.
+            if clientShare == nil { clientShare = worker.shared.budgets.share(for: key) }
         }
         guard let rate = grant?.ratePerSecond else { return nil }
         let burst = grant?.burst ?? max(1, Int(rate.rounded(.up)))

@@ -58,7 +58,9 @@ extension Connection {
 
     /// Called by the sweep: reads again once the body budget has room.
     func resumeIfBudgetAllows() {
-        guard isPausedForBudget, worker.shared.budgets.room >= ReceiverBudgets.minimumRead else { return }
+        guard isPausedForBudget, worker.shared.budgets.room(for: clientShare) >= ReceiverBudgets.minimumRead else {
+            return
+        }
         isPausedForBudget = false
         updateInterest()
         readAvailable()
@@ -66,7 +68,7 @@ extension Connection {
 
     /// Gives this connection's body bytes back to the budget (the body was answered, stored or dropped).
     func releaseBody() {
-        worker.shared.budgets.release(heldBytes)
+        worker.shared.budgets.release(heldBytes, for: clientShare)
         heldBytes = 0
         bodyDeadlineAt = nil
         isPausedForBudget = false

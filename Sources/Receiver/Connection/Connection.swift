@@ -75,6 +75,8 @@ final class Connection: EventHandler {
     var bodyDeadlineAt: ContinuousClock.Instant?
     /// The client this connection is counted for against its `max_connections` (from its first request).
     var countedClient: ClientKey?
+    /// That client's body bytes against `--client-max-buffered-bytes` (set with `countedClient`).
+    var clientShare: ReceiverBudgets.ClientShare?
     /// The registry row the current request was authorized by (read once per request).
     var authorizedGrant: ClientGrant?
     var record: RequestRecord?
@@ -216,11 +218,11 @@ final class Connection: EventHandler {
         var progressed = false
         // Backpressure: while an answer is still being written (a client not reading), read nothing more.
         readLoop: while state == .reading && output.isEmpty && !closeWhenFlushed {
-            // A body being stored may only grow while the process-wide budget has room: otherwise stop
-            // reading (TCP backpressure) until the sweep sees room again.
+            // A body being stored may only grow while the process-wide budget and the client's share of
+            // it have room: otherwise stop reading (TCP backpressure) until the sweep sees room again.
             var limit = worker.readBuffer.count
             if inFlight?.discarding != true {  // between requests too: a read may carry a pipelined body
-                limit = min(limit, worker.shared.budgets.room)
+                limit = min(limit, worker.shared.budgets.room(for: clientShare))
                 // Crumbs of room would let every waiting body trickle on, each resetting its timeout.
                 if limit < ReceiverBudgets.minimumRead {
                     isPausedForBudget = true
@@ -367,7 +369,7 @@ final class Connection: EventHandler {
             return send(.payloadTooLarge(limit: worker.configuration.maxBodyBytes), keepAlive: false)
         }
         flight.body.append(contentsOf: bytes)
-        worker.shared.budgets.hold(bytes.count)
+        worker.shared.budgets.hold(bytes.count, for: clientShare)
         heldBytes += bytes.count
         inFlight = flight
     }

@@ -23,6 +23,9 @@ package struct ReceiverConfiguration: Sendable {
     /// `--max-buffered-bytes`: body bytes held in memory across all connections; past it, connections
     /// stop reading (TCP backpressure) and a body that cannot proceed in time gets 503.
     package var maxBufferedBytes = 268_435_456
+    /// `--client-max-buffered-bytes`: the share of it one client may hold (its stalled bodies wait on
+    /// its own share, not on everyone's).
+    package var clientMaxBufferedBytes = 67_108_864
     /// `--body-deadline`: a whole body must arrive within this after its head, however steady the trickle.
     package var bodyDeadline: Duration = .seconds(60)
     /// After this many requests a connection answers with `Connection: close`.

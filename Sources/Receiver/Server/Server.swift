@@ -101,7 +101,8 @@ package final class Server {
             writer: writer, rejections: rejections, activity: activity, statistics: statistics, logger: logger,
             connectionIDs: ConnectionIDSource(),
             budgets: ReceiverBudgets(
-                maxConnections: configuration.maxConnections, maxBufferedBytes: configuration.maxBufferedBytes),
+                maxConnections: configuration.maxConnections, maxBufferedBytes: configuration.maxBufferedBytes,
+                clientMaxBufferedBytes: configuration.clientMaxBufferedBytes),
             throttle: ClientThrottle())
         self.shared = shared
         self.bookkeeper = bookkeeper
