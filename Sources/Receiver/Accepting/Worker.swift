@@ -78,6 +78,12 @@ final class Worker: EventHandler {
     private var handledCommand: WorkerControl.Command = .none
     /// One read buffer per loop, reused by every connection (reads are parsed at once).
     var readBuffer = [UInt8](repeating: 0, count: 65_536)
+    /// Handshake steps taken in the current loop iteration (`loop.now` marks the iteration).
+    private var handshakeTurn = (iteration: ContinuousClock.Instant.now, steps: 0)
+    /// A full handshake step costs about a millisecond of CPU: at most this many run per iteration, so a
+    /// burst of new connections (a reconnect storm, slowloris) delays established connections' requests
+    /// by a few milliseconds, not by the whole burst. Level-triggered epoll reports the others again next turn.
+    static let handshakeStepsPerIteration = 4
     private var cachedDate = HTTPDate(secondsSince1970: 0)
     /// `requests_total` series this loop already resolved, so a request costs one dictionary lookup and
     /// an atomic increment, never the registry's lock.
@@ -239,6 +245,14 @@ final class Worker: EventHandler {
                 connection.resumeIfBudgetAllows()
             }
         }
+    }
+
+    /// Takes one of this iteration's handshake steps; false when they are spent (try again next iteration).
+    func takeHandshakeStep() -> Bool {
+        if handshakeTurn.iteration != loop.now { handshakeTurn = (loop.now, 0) }
+        guard handshakeTurn.steps < Self.handshakeStepsPerIteration else { return false }
+        handshakeTurn.steps += 1
+        return true
     }
 
     var date: HTTPDate {

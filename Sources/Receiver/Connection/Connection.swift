@@ -127,6 +127,8 @@ final class Connection: EventHandler {
     func handle(_ events: EpollEvents) {
         switch state {
         case .handshaking:
+            // Still readable next iteration (level-triggered), after the established connections had theirs.
+            guard worker.takeHandshakeStep() else { return }
             driveHandshake()
         case .awaitingCommit:
             // Nothing is read while the commit is pending; a reset or hang-up means nobody will read the
