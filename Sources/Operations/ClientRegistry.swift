@@ -70,6 +70,46 @@ package struct ClientRegistry {
         }
     }
 
+    /// The audit trail of `clientID` (`clients_audit`), newest first.
+    /// - Throws: `.notFound` when the trail holds nothing for this id (never registered, or audited
+    ///   rows removed by the table's owner).
+    package func history(_ clientID: String) throws(RegistryError) -> [AuditEntry] {
+        let result: PGResult
+        do {
+            // Changed columns are computed here, where both rows are jsonb; bookkeeping is left out.
+            result = try connection.query(
+                """
+                SELECT a.id, to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), a.actor,
+                       a.operation, a.client_id, a.old::text, a.new::text,
+                       coalesce((SELECT array_agg(k.key ORDER BY k.key) FROM jsonb_object_keys(a.old || a.new) AS k(key)
+                                 WHERE a.old -> k.key IS DISTINCT FROM a.new -> k.key
+                                   AND k.key NOT IN ('updated_at', 'last_seen_at', 'last_cert_not_after')), '{}'),
+                       coalesce((SELECT array_agg(coalesce(a.old -> k.key, 'null'::jsonb)::text ORDER BY k.key)
+                                 FROM jsonb_object_keys(a.old || a.new) AS k(key)
+                                 WHERE a.old -> k.key IS DISTINCT FROM a.new -> k.key
+                                   AND k.key NOT IN ('updated_at', 'last_seen_at', 'last_cert_not_after')), '{}'),
+                       coalesce((SELECT array_agg(coalesce(a.new -> k.key, 'null'::jsonb)::text ORDER BY k.key)
+                                 FROM jsonb_object_keys(a.old || a.new) AS k(key)
+                                 WHERE a.old -> k.key IS DISTINCT FROM a.new -> k.key
+                                   AND k.key NOT IN ('updated_at', 'last_seen_at', 'last_cert_not_after')), '{}')
+                FROM clients_audit AS a WHERE a.client_id = $1 ORDER BY a.id DESC
+                """, [.text(clientID)])
+        } catch {
+            throw RegistryError(database: error)
+        }
+        guard result.rowCount > 0 else { throw RegistryError.notFound(clientID) }
+        return (0..<result.rowCount).map { row in
+            let columns = (result.textArray(row, 7) ?? []).map { $0 ?? "" }
+            let olds = (result.textArray(row, 8) ?? []).map { $0 ?? "null" }
+            let news = (result.textArray(row, 9) ?? []).map { $0 ?? "null" }
+            return AuditEntry(
+                id: Int(result.string(row, 0) ?? "") ?? 0, at: result.string(row, 1) ?? "",
+                actor: result.string(row, 2) ?? "", operation: result.string(row, 3) ?? "",
+                clientID: result.string(row, 4) ?? "", old: result.string(row, 5), new: result.string(row, 6),
+                changes: columns.indices.map { (columns[$0], olds[$0], news[$0]) })
+        }
+    }
+
     /// Every client, ordered by id.
     package func list() throws(RegistryError) -> [ClientRecord] {
         do {

@@ -10,14 +10,31 @@ struct ClientsCommand: ParsableCommand {
         abstract: "Manage the clients allowed to deliver (changes reach a running server within 1 s).",
         subcommands: [
             Add.self, List.self, Show.self, Disable.self, Enable.self, Remove.self, Grant.self, RevokeEndpoint.self,
-            Limit.self,
+            Limit.self, History.self,
         ]
     )
+
+    /// The session's application name, which the audit trail records as the actor next to the database
+    /// user: `webhookd clients <subcommand> (<OS user>)`.
+    static func applicationName(subcommand: String) -> String {
+        // The account name from the password database (not $USER, which anyone can set), else the uid.
+        let user = getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "uid \(getuid())"
+        // PostgreSQL keeps printable ASCII of application_name only and at most 63 bytes.
+        let text = "webhookd clients \(subcommand) (\(user))"
+        return String(
+            String.UnicodeScalarView(text.unicodeScalars.filter { (0x20...0x7e).contains($0.value) }).prefix(63))
+    }
+
+    /// The subcommand being run (`add`, `grant`, …), from the command line.
+    private static var subcommandName: String {
+        let arguments = CommandLine.arguments.dropFirst().drop { $0 != "clients" }.dropFirst()
+        return arguments.first { !$0.hasPrefix("-") } ?? "?"
+    }
 
     @discardableResult
     /// Runs `body` with a registry on the configured database; registry errors exit 1 with their line.
     static func withRegistry<T>(_ options: DatabaseOptions, _ body: (ClientRegistry) throws -> T) throws -> T {
-        try options.withConnection { connection in
+        try options.withConnection(applicationName: applicationName(subcommand: subcommandName)) { connection in
             do {
                 return try body(ClientRegistry(connection: connection))
             } catch let error as RegistryError {
@@ -151,6 +168,21 @@ struct ClientsCommand: ParsableCommand {
                 let record = try ClientsCommand.withRegistry(database) { try $0.revokeEndpoint(id, endpoint: endpoint) }
                 let left = record.endpoints.isEmpty ? "(none)" : record.endpoints.joined(separator: ",")
                 print("client \(id) endpoints: \(left)")
+            }
+        }
+    }
+
+    struct History: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show every change to a client's row, newest first (the clients_audit trail).")
+        @Argument(help: "Client id") var id: String
+        @Flag(help: "Print JSON") var json = false
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            try reportingFailures {
+                let entries = try ClientsCommand.withRegistry(database) { try $0.history(id) }
+                print(json ? AuditEntry.json(entries) : AuditEntry.lines(entries).joined(separator: "\n"))
             }
         }
     }

@@ -36,12 +36,13 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Opens the database and one session, runs `body`, and releases both.
-    func withConnection<T>(_ body: (PGConnection) throws -> T) throws -> T {
+    /// - Parameter applicationName: the session's `application_name` (what `clients_audit.actor` records).
+    func withConnection<T>(applicationName: String = "webhookd", _ body: (PGConnection) throws -> T) throws -> T {
         let handle = try open()
         defer { handle.release() }
         let connection: PGConnection
         do {
-            connection = try handle.connect()
+            connection = try handle.connect(applicationName: applicationName)
         } catch {
             throw CommandFailure.usage(error.message)
         }

@@ -14,7 +14,7 @@ struct InspectionKitTests {
         "recent_deliveries", "deliveries_per_client_hour", "rejections_last_hour", "duplicates", "clients_expiring",
     ]
     /// The tables `webhookd_reader` reads.
-    static let tables = ["clients", "deliveries", "rejections", "webhookd_migrations"]
+    static let tables = ["clients", "deliveries", "rejections", "webhookd_migrations", "clients_audit"]
 
     static var queriesDirectory: String { TestDatabase.sqlDirectory + "/queries" }
 
@@ -301,6 +301,8 @@ struct InspectionKitTests {
             "DELETE FROM rejections",
             "UPDATE clients SET enabled = false",
             "INSERT INTO rejections (stage, reason) VALUES ('handshake', 'expired')",
+            "UPDATE clients_audit SET actor = 'nobody'",
+            "DELETE FROM clients_audit",
         ]
         for statement in writes {
             let error = #expect(throws: PostgresError.self, "\(statement)") { try connection.query(statement) }
