@@ -80,6 +80,16 @@ package struct RetentionReport: Sendable, Equatable {
     /// Bodies emptied; 0 when the policy keeps bodies.
     package var purgedBodies: Int
 
+    package init(
+        dryRun: Bool, cutoffs: RetentionCutoffs, deletedDeliveries: Int, deletedRejections: Int, purgedBodies: Int
+    ) {
+        self.dryRun = dryRun
+        self.cutoffs = cutoffs
+        self.deletedDeliveries = deletedDeliveries
+        self.deletedRejections = deletedRejections
+        self.purgedBodies = purgedBodies
+    }
+
     /// One line: `deleted 3 deliveries and 2 rejections received before …; emptied the bodies of 4 …`.
     package var line: String {
         let (delete, empty) = dryRun ? ("would delete", "would empty") : ("deleted", "emptied")
@@ -218,7 +228,8 @@ package struct RetentionError: Error, Sendable, CustomStringConvertible {
     package init(_ message: String) { self.message = message }
 
     init(database error: PostgresError) {
-        self.message = error.sqlState == "42703" || error.sqlState == "42P01" ? RegistryError.notMigrated : error.message
+        self.message =
+            error.sqlState == "42703" || error.sqlState == "42P01" ? RegistryError.notMigrated : error.message
         self.underlying = error
     }
 

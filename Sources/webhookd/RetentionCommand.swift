@@ -31,7 +31,8 @@ struct RetentionCommand: ParsableCommand {
                 do throws(RetentionError) {
                     return try Retention(connection: connection, batchSize: batchSize).run(policy, dryRun: dryRun)
                 } catch {
-                    throw error.isUsageProblem ? CommandFailure.usage(error.message) : CommandFailure.failure(error.message)
+                    throw error.isUsageProblem
+                        ? CommandFailure.usage(error.message) : CommandFailure.failure(error.message)
                 }
             }
             print(report.line)

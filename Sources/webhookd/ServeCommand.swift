@@ -16,9 +16,9 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let format = try options.resolvedLogFormat()
+            let retention = try options.retentionPolicy()
             let configuration = try options.configuration()
             let wait = try options.databaseWaitDuration()
-            let retention = try options.retentionPolicy()
             let migrator = try database.migrator()
             try ReceiverRunner.run(
                 configuration: configuration, database: database, migrator: migrator, logFormat: format,

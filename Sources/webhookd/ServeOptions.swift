@@ -81,11 +81,15 @@ struct ServeOptions: ParsableArguments {
     var bodyDeadline: Int?
     @Option(
         name: .customLong("retention-keep"),
-        help: "Every hour, delete deliveries and rejections older than this: 30s, 15m, 2h, 7d (env WEBHOOKD_RETENTION_KEEP) [off]")
+        help:
+            "Every hour, delete deliveries and rejections older than this: 30s, 15m, 2h, 7d (env WEBHOOKD_RETENTION_KEEP) [off]"
+    )
     var retentionKeep: String?
     @Option(
         name: .customLong("retention-purge-bodies-after"),
-        help: "With --retention-keep, empty the bodies of deliveries older than this (env WEBHOOKD_RETENTION_PURGE_BODIES_AFTER)")
+        help:
+            "With --retention-keep, empty the bodies of deliveries older than this (env WEBHOOKD_RETENTION_PURGE_BODIES_AFTER)"
+    )
     var retentionPurgeBodiesAfter: String?
 
     /// The hourly retention policy, nil without `--retention-keep`; a bad value exits 64 naming the flag.
