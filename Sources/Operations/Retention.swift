@@ -119,13 +119,18 @@ package struct Retention {
 
     package let connection: PGConnection
     package let batchSize: Int
+    /// Rows per body-emptying statement: an UPDATE rewrites each row (a new heap tuple and index entries),
+    /// measured at ~90 µs a row against ~11 µs for a DELETE, so its batches are smaller to stay near 100 ms.
+    package let purgeBatchSize: Int
     /// Called after each batch with its kind, rows affected and duration (measurements, logs).
     package var onBatch: (@Sendable (String, Int, Duration) -> Void)?
 
-    package init(connection: PGConnection, batchSize: Int = Retention.defaultBatchSize) {
-        precondition(batchSize > 0, "batch size must be positive")
+    /// - Parameters: `purgeBatchSize` defaults to the smaller of `batchSize` and 1,000.
+    package init(connection: PGConnection, batchSize: Int = Retention.defaultBatchSize, purgeBatchSize: Int? = nil) {
+        precondition(batchSize > 0 && (purgeBatchSize ?? 1) > 0, "batch sizes must be positive")
         self.connection = connection
         self.batchSize = batchSize
+        self.purgeBatchSize = purgeBatchSize ?? min(batchSize, 1_000)
     }
 
     /// Runs `policy` against the database's clock (`now()` read once). Deletes first, then empties the
@@ -169,7 +174,7 @@ package struct Retention {
                 """, [deleteAt, .int(batchSize)])
         }
         if let purgeAt {
-            report.purgedBodies = try batches("empty bodies") { () throws(RetentionError) in
+            report.purgedBodies = try batches("empty bodies", size: purgeBatchSize) { () throws(RetentionError) in
                 try count(
                     """
                     WITH emptied AS (UPDATE deliveries SET body = '\\x'::bytea, body_json = NULL, \
@@ -177,21 +182,23 @@ package struct Retention {
                     WHERE received_at < $1::timestamptz AND body_purged_at IS NULL \
                     ORDER BY received_at LIMIT $2) AND body_purged_at IS NULL RETURNING 1) \
                     SELECT count(*) FROM emptied
-                    """, [purgeAt, .int(batchSize)])
+                    """, [purgeAt, .int(purgeBatchSize)])
             }
         }
         return report
     }
 
     /// Repeats `batch` until it affects fewer rows than a batch; returns the total.
-    private func batches(_ kind: String, _ batch: () throws(RetentionError) -> Int) throws(RetentionError) -> Int {
+    private func batches(_ kind: String, size: Int? = nil, _ batch: () throws(RetentionError) -> Int)
+        throws(RetentionError) -> Int
+    {
         var total = 0
         while true {
             let started = ContinuousClock.now
             let affected = try batch()
             onBatch?(kind, affected, ContinuousClock.now - started)
             total += affected
-            if affected < batchSize { return total }
+            if affected < (size ?? batchSize) { return total }
         }
     }
 
