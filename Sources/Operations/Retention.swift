@@ -174,15 +174,23 @@ package struct Retention {
                 """, [deleteAt, .int(batchSize)])
         }
         if let purgeAt {
+            // Each batch starts where the previous one ended (`from`, first the delete cutoff: older rows are
+            // gone), so it never rescans the rows emptied before it (without this every batch walks the whole
+            // emptied prefix of the received_at index). Ties at `from` are re-read and skipped by the NULL
+            // test. Bodies emptied by earlier runs are walked once per run, by the first batch.
+            var from = deleteAt
             report.purgedBodies = try batches("empty bodies", size: purgeBatchSize) { () throws(RetentionError) in
-                try count(
+                let result = try query(
                     """
                     WITH emptied AS (UPDATE deliveries SET body = '\\x'::bytea, body_json = NULL, \
                     body_purged_at = now() WHERE id IN (SELECT id FROM deliveries \
-                    WHERE received_at < $1::timestamptz AND body_purged_at IS NULL \
-                    ORDER BY received_at LIMIT $2) AND body_purged_at IS NULL RETURNING 1) \
-                    SELECT count(*) FROM emptied
-                    """, [purgeAt, .int(purgeBatchSize)])
+                    WHERE received_at >= $3::timestamptz AND received_at < $1::timestamptz \
+                    AND body_purged_at IS NULL ORDER BY received_at LIMIT $2) AND body_purged_at IS NULL \
+                    RETURNING received_at) \
+                    SELECT count(*), max(received_at)::text FROM emptied
+                    """, [purgeAt, .int(purgeBatchSize), from])
+                if let last = result.string(0, 1) { from = .text(last) }
+                return result.int(0, 0) ?? 0
             }
         }
         return report
