@@ -173,12 +173,12 @@ package struct Retention {
                 SELECT count(*) FROM gone
                 """, [deleteAt, .int(batchSize)])
         }
-        if let purgeAt {
-            // Each batch starts where the previous one ended (`from`, first the delete cutoff: older rows are
-            // gone), so it never rescans the rows emptied before it (without this every batch walks the whole
-            // emptied prefix of the received_at index). Ties at `from` are re-read and skipped by the NULL
-            // test. Bodies emptied by earlier runs are walked once per run, by the first batch.
-            var from = deleteAt
+        if let purgeAt, let oldest = try oldestUnpurged(before: purgeAt) {
+            // Each batch starts where the previous one ended (`from`), so it never rescans the rows emptied
+            // before it (without this every batch walks the whole emptied prefix of the received_at index: 27 ms
+            // for the first 1,000 rows of a 1M-row table, 475 ms by the 400th). Ties at `from` are re-read and
+            // skipped by the NULL test. The bodies earlier runs emptied are walked once, by `oldestUnpurged`.
+            var from = PGValue.text(oldest)
             report.purgedBodies = try batches("empty bodies", size: purgeBatchSize) { () throws(RetentionError) in
                 let result = try query(
                     """
@@ -187,7 +187,7 @@ package struct Retention {
                     WHERE received_at >= $3::timestamptz AND received_at < $1::timestamptz \
                     AND body_purged_at IS NULL ORDER BY received_at LIMIT $2) AND body_purged_at IS NULL \
                     RETURNING received_at) \
-                    SELECT count(*), max(received_at)::text FROM emptied
+                    SELECT count(*), \(Self.utc("max(received_at)")) FROM emptied
                     """, [purgeAt, .int(purgeBatchSize), from])
                 if let last = result.string(0, 1) { from = .text(last) }
                 return result.int(0, 0) ?? 0
@@ -208,6 +208,23 @@ package struct Retention {
             total += affected
             if affected < (size ?? batchSize) { return total }
         }
+    }
+
+    /// Where a run's body emptying starts: the oldest delivery before `cutoff` whose body is as received. It
+    /// walks past the bodies earlier runs emptied (740 ms for 500,000 of them) in a plain read that locks no
+    /// row, so no UPDATE batch holds its row locks while doing so.
+    private func oldestUnpurged(before cutoff: PGValue) throws(RetentionError) -> String? {
+        try query(
+            """
+            SELECT \(Self.utc("received_at")) FROM deliveries WHERE received_at < $1::timestamptz \
+            AND body_purged_at IS NULL ORDER BY received_at LIMIT 1
+            """, [cutoff]
+        ).string(0, 0)
+    }
+
+    /// A timestamp as exact text (microseconds, UTC), whatever the session's TimeZone and DateStyle.
+    private static func utc(_ expression: String) -> String {
+        "to_char(\(expression) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
     }
 
     private func databaseNow() throws(RetentionError) -> Date {

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Operations
 import Postgres
+import Synchronization
 import TestSupport
 import Testing
 
@@ -211,6 +212,12 @@ struct RetentionTests {
 
         let second = try Retention(connection: connection, batchSize: 10).run(policy, dryRun: false)
         #expect(second.deletedDeliveries == 0 && second.deletedRejections == 0 && second.purgedBodies == 0)
+
+        // A later run starts after the bodies already emptied and empties exactly the newly due ones.
+        try Self.insertDeliveries(connection, age: "40 days", count: 12)
+        let third = try Retention(connection: connection, batchSize: 10).run(policy, dryRun: false)
+        #expect(third.purgedBodies == 12)
+        #expect(try Self.count(connection, "SELECT count(*) FROM deliveries WHERE body_purged_at IS NOT NULL") == 43)
     }
 
     @Test("a concurrent writer keeps inserting while retention deletes and purges in batches")
@@ -281,14 +288,12 @@ struct RetentionTests {
     }
 }
 
-/// Rows per batch by kind, shared between the retention callback and the test (a lock guards it).
-final class Batches: @unchecked Sendable {
-    // @unchecked Sendable: every access to `entries` holds `lock`.
-    private let lock = NSLock()
-    private var entries: [(String, Int)] = []
+/// Rows per batch by kind, shared between the retention callback, the writer thread and the test.
+final class Batches: Sendable {
+    private let entries = Mutex<[(kind: String, rows: Int)]>([])
 
-    func append(_ kind: String, _ rows: Int) { lock.withLock { entries.append((kind, rows)) } }
-    func rows(_ kind: String) -> [Int] { lock.withLock { entries.filter { $0.0 == kind }.map(\.1) } }
-    var isEmpty: Bool { lock.withLock { entries.isEmpty } }
-    var kinds: [String] { lock.withLock { entries.map(\.0) } }
+    func append(_ kind: String, _ rows: Int) { entries.withLock { $0.append((kind, rows)) } }
+    func rows(_ kind: String) -> [Int] { entries.withLock { $0.filter { $0.kind == kind }.map(\.rows) } }
+    var isEmpty: Bool { entries.withLock { $0.isEmpty } }
+    var kinds: [String] { entries.withLock { $0.map(\.kind) } }
 }
