@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Operations
 import Posix
 import Postgres
 import Receiver
@@ -15,12 +16,13 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let format = try options.resolvedLogFormat()
+            let retention = try options.retentionPolicy()
             let configuration = try options.configuration()
             let wait = try options.databaseWaitDuration()
             let migrator = try database.migrator()
             try ReceiverRunner.run(
                 configuration: configuration, database: database, migrator: migrator, logFormat: format,
-                databaseWait: wait)
+                databaseWait: wait, retention: retention)
         }
     }
 }
@@ -29,7 +31,7 @@ struct ServeCommand: ParsableCommand {
 enum ReceiverRunner {
     static func run(
         configuration: ReceiverConfiguration, database: DatabaseOptions, migrator: Migrator?,
-        logFormat: LineLogHandler.Format, databaseWait: Duration,
+        logFormat: LineLogHandler.Format, databaseWait: Duration, retention: RetentionPolicy? = nil,
         onReady: (Server, DatabaseHandle) -> Void = { _, _ in }
     ) throws {
         LogSetup.bootstrap(format: logFormat)
@@ -45,6 +47,9 @@ enum ReceiverRunner {
             try server.start(migrator: migrator, databaseWait: databaseWait)
         } catch {
             throw CommandFailure.usage(error.message)
+        }
+        if let retention {
+            try RetentionSchedule.start(policy: retention, database: handle, logger: Logger(label: "webhookd"))
         }
         onReady(server, handle)
         server.runUntilTerminated(signals: signals)

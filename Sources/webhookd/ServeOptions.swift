@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Operations
 import Posix
 import Receiver
 import TLS
@@ -78,6 +79,36 @@ struct ServeOptions: ParsableArguments {
         name: .customLong("body-deadline"),
         help: "Seconds for a whole body after its head, however steady (env WEBHOOKD_BODY_DEADLINE) [60]")
     var bodyDeadline: Int?
+    @Option(
+        name: .customLong("retention-keep"),
+        help:
+            "Every hour, delete deliveries and rejections older than this: 30s, 15m, 2h, 7d (env WEBHOOKD_RETENTION_KEEP) [off]"
+    )
+    var retentionKeep: String?
+    @Option(
+        name: .customLong("retention-purge-bodies-after"),
+        help:
+            "With --retention-keep, empty the bodies of deliveries older than this (env WEBHOOKD_RETENTION_PURGE_BODIES_AFTER)"
+    )
+    var retentionPurgeBodiesAfter: String?
+
+    /// The hourly retention policy, nil without `--retention-keep`; a bad value exits 64 naming the flag.
+    func retentionPolicy() throws -> RetentionPolicy? {
+        let purge = Environment.value(retentionPurgeBodiesAfter, flag: "retention-purge-bodies-after")
+        guard let keep = Environment.value(retentionKeep, flag: "retention-keep") else {
+            if purge != nil {
+                throw CommandFailure.usage("--retention-purge-bodies-after needs --retention-keep")
+            }
+            return nil
+        }
+        do throws(RetentionError) {
+            return try RetentionPolicy(
+                keep: keep, purgeBodiesAfter: purge, keepFlag: "--retention-keep",
+                purgeFlag: "--retention-purge-bodies-after")
+        } catch {
+            throw CommandFailure.usage(error.message)
+        }
+    }
 
     /// The log format, or exit 64.
     func resolvedLogFormat() throws -> LineLogHandler.Format {

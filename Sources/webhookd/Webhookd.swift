@@ -7,7 +7,7 @@ struct Webhookd: ParsableCommand {
         abstract: "Receives webhooks over mutual TLS and commits them to PostgreSQL.",
         subcommands: [
             ServeCommand.self, DevCommand.self, MigrateCommand.self, ClientsCommand.self, CertsCommand.self,
-            DeliveriesCommand.self,
+            DeliveriesCommand.self, RetentionCommand.self,
         ]
     )
 }
