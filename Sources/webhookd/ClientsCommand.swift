@@ -200,7 +200,9 @@ struct ClientsCommand: ParsableCommand {
         @Option(help: "standard-webhooks, github or stripe") var scheme: String?
         @Option(
             name: .customLong("secret-file"),
-            help: "File with a secret (repeatable, any one may match): whsec_<base64> for standard-webhooks, the secret as given otherwise")
+            help:
+                "File with a secret (repeatable, any one may match): whsec_<base64> for standard-webhooks, the secret as given otherwise"
+        )
         var secretFiles: [String] = []
         @Flag(help: "Refuse (403) a request without a valid signature (the default)") var required = false
         @Flag(help: "Store every request and record the signature's status") var optional = false
@@ -221,7 +223,8 @@ struct ClientsCommand: ParsableCommand {
                 } else {
                     guard let scheme else { throw CommandFailure.usage("give --scheme (or --off)") }
                     guard let parsed = SignatureScheme(rawValue: scheme) else {
-                        throw CommandFailure.usage("--scheme must be standard-webhooks, github or stripe, not '\(scheme)'")
+                        throw CommandFailure.usage(
+                            "--scheme must be standard-webhooks, github or stripe, not '\(scheme)'")
                     }
                     guard !secretFiles.isEmpty else { throw CommandFailure.usage("give at least one --secret-file") }
                     var secrets: [[UInt8]] = []
@@ -236,7 +239,8 @@ struct ClientsCommand: ParsableCommand {
                         }
                     }
                     record = try ClientsCommand.withRegistry(database) {
-                        try $0.setSignature(id, scheme: parsed, mode: optional ? .optional : .required, secrets: secrets)
+                        try $0.setSignature(
+                            id, scheme: parsed, mode: optional ? .optional : .required, secrets: secrets)
                     }
                 }
                 print(record.detailLines.filter { $0.hasPrefix("signature:") }.joined(separator: "\n"))
