@@ -42,16 +42,10 @@ CREATE TRIGGER clients_notify_update AFTER UPDATE ON clients
           OR OLD.signature_mode IS DISTINCT FROM NEW.signature_mode)
     EXECUTE FUNCTION webhookd_clients_changed();
 
--- A changed secret must reach running receivers within a second too: one notification per statement on the
--- registry channel (empty payload: "reload", as for TRUNCATE), whatever the number of rows.
-CREATE FUNCTION webhookd_signature_secrets_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('webhookd_clients', '');
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER client_signature_secrets_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON client_signature_secrets
-    FOR EACH STATEMENT EXECUTE FUNCTION webhookd_signature_secrets_changed();
+-- A changed secret must reach running receivers within a second too: the registry channel with the client id,
+-- like a `clients` change (row-level, so removing a client without secrets notifies once, from `clients`);
+-- TRUNCATE notifies once with an empty payload ("reload"), as 004 does for `clients`.
+CREATE TRIGGER client_signature_secrets_notify AFTER INSERT OR UPDATE OR DELETE ON client_signature_secrets
+    FOR EACH ROW EXECUTE FUNCTION webhookd_clients_changed();
+CREATE TRIGGER client_signature_secrets_notify_truncate AFTER TRUNCATE ON client_signature_secrets
+    FOR EACH STATEMENT EXECUTE FUNCTION webhookd_clients_truncated();
