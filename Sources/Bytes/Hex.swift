@@ -34,4 +34,30 @@ package enum Hex {
         }
         return String(decoding: output, as: UTF8.self)
     }
+
+    /// The bytes of `text`, two hex digits (either case) per byte; nil for an odd length or a non-hex character.
+    package static func bytes(_ text: some Collection<UInt8>) -> [UInt8]? {
+        guard text.count % 2 == 0 else { return nil }
+        func value(_ digit: UInt8) -> UInt8? {
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var output: [UInt8] = []
+        output.reserveCapacity(text.count / 2)
+        var high: UInt8?
+        for digit in text {
+            guard let nibble = value(digit) else { return nil }
+            if let first = high {
+                output.append(first << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        return output
+    }
 }

@@ -22,6 +22,7 @@
 #include <openssl/rsa.h>
 #include <openssl/bn.h>
 #include <openssl/obj_mac.h>
+#include <openssl/params.h>
 
 // Helpers for the OpenSSL macros Swift cannot import: COpenSSL_ + the exact macro name,
 // one-line bodies, no policy (STYLE.md §6.9). Constants defined through a macro call are

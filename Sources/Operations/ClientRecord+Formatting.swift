@@ -17,6 +17,9 @@ extension ClientRecord {
         object.add("max_connections", json: maxConnections.map(String.init))
         object.add("rate_per_second", json: ratePerSecond.map { String($0) })
         object.add("burst", json: burst.map(String.init))
+        object.add("signature_scheme", signatureScheme)
+        object.add("signature_mode", signatureMode)
+        object.add("signature_secrets", json: String(signatureSecretCount))
         return object
     }
 
@@ -36,6 +39,7 @@ extension ClientRecord {
             "max_connections: \(maxConnections.map(String.init) ?? "default (--client-max-connections)")",
             "rate_per_second: \(ratePerSecond.map { Self.number($0) } ?? "unlimited")",
             "burst: \(burst.map(String.init) ?? (ratePerSecond == nil ? "-" : "default (the rate, at least 1)"))",
+            "signature: \(signatureScheme.map { "\($0) \(signatureMode ?? "required"), \(signatureSecretCount) secret(s)" } ?? "off")",
         ]
     }
 

@@ -1,6 +1,6 @@
 import HTTP1
 package import Postgres
-import Receiver
+package import Receiver
 
 /// One registered client, as the `clients` table holds it.
 package struct ClientRecord: Sendable, Equatable {
@@ -26,6 +26,11 @@ package struct ClientRecord: Sendable, Equatable {
     /// Requests per second (token bucket) and its burst; nil rate: unlimited.
     package var ratePerSecond: Double? = nil
     package var burst: Int? = nil
+    /// `signature_scheme` and `signature_mode`; nil: no signature check.
+    package var signatureScheme: String? = nil
+    package var signatureMode: String? = nil
+    /// How many secrets the client has (the secrets themselves are never read back).
+    package var signatureSecretCount = 0
 }
 
 /// The `webhookd clients …` operations on the `clients` table. Every value travels as a bound parameter.
@@ -207,6 +212,44 @@ package struct ClientRegistry {
             ])
     }
 
+    /// Sets a client's signature scheme, mode and secrets (replacing the previous ones), or with `scheme` nil
+    /// turns signatures off and deletes the secrets. One transaction; a running receiver applies it within a
+    /// second (both tables notify).
+    /// - Throws: `.invalidInput` for a scheme without secrets, `.notFound` for an unknown client.
+    package func setSignature(
+        _ clientID: String, scheme: SignatureScheme?, mode: SignatureMode, secrets: [[UInt8]]
+    ) throws(RegistryError) -> ClientRecord {
+        if scheme != nil, secrets.isEmpty || secrets.contains(where: \.isEmpty) {
+            throw RegistryError(.invalidInput, "--secret-file: give at least one non-empty secret")
+        }
+        do {
+            try connection.query("BEGIN")
+            let updated = try connection.query(
+                "UPDATE clients SET signature_scheme = $2, signature_mode = $3 WHERE client_id = $1",
+                [.text(clientID), .optional(scheme?.rawValue), .optional(scheme == nil ? nil : mode.rawValue)])
+            guard updated.affectedRows == 1 else {
+                try connection.query("ROLLBACK")
+                throw RegistryError.notFound(clientID)
+            }
+            try connection.query("DELETE FROM client_signature_secrets WHERE client_id = $1", [.text(clientID)])
+            for (position, secret) in secrets.enumerated() where scheme != nil {
+                try connection.query(
+                    "INSERT INTO client_signature_secrets (client_id, position, secret) VALUES ($1, $2, $3)",
+                    [.text(clientID), .int(position), .bytes(secret)])
+            }
+            try connection.query("COMMIT")
+        } catch let error as RegistryError {
+            throw error
+        } catch let error as PostgresError {
+            // The session may be in a failed transaction: end it (a failure here changes nothing more).
+            _ = try? connection.query("ROLLBACK")
+            throw RegistryError(database: error)
+        } catch {
+            throw RegistryError(.database, "\(error)")
+        }
+        return try show(clientID)
+    }
+
     /// Deletes a client. Its deliveries stay.
     package func remove(_ clientID: String) throws(RegistryError) {
         let result: PGResult
@@ -235,7 +278,8 @@ package struct ClientRegistry {
         to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \
         to_char(last_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \
         to_char(last_cert_not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), \
-        max_connections, rate_per_second, burst
+        max_connections, rate_per_second, burst, signature_scheme, signature_mode, \
+        (SELECT count(*) FROM client_signature_secrets AS s WHERE s.client_id = clients.client_id)::integer
         """
 
     static func records(_ result: PGResult) -> [ClientRecord] {
@@ -252,7 +296,8 @@ package struct ClientRegistry {
                 lastSeenAt: result.string(row, 8),
                 lastCertNotAfter: result.string(row, 9),
                 maxConnections: result.int(row, 10), ratePerSecond: result.string(row, 11).flatMap(Double.init),
-                burst: result.int(row, 12))
+                burst: result.int(row, 12), signatureScheme: result.string(row, 13),
+                signatureMode: result.string(row, 14), signatureSecretCount: result.int(row, 15) ?? 0)
         }
     }
 }

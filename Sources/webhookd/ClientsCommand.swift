@@ -10,7 +10,7 @@ struct ClientsCommand: ParsableCommand {
         abstract: "Manage the clients allowed to deliver (changes reach a running server within 1 s).",
         subcommands: [
             Add.self, List.self, Show.self, Disable.self, Enable.self, Remove.self, Grant.self, RevokeEndpoint.self,
-            Limit.self, History.self,
+            Limit.self, History.self, Signature.self,
         ]
     )
 
@@ -222,6 +222,61 @@ struct ClientsCommand: ParsableCommand {
                 throw CommandFailure.usage("--\(flag) must be a positive number or 'none', not '\(text)'")
             }
             return value
+        }
+    }
+
+    struct Signature: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Require (or accept) payload signatures from a client on top of mTLS, or turn them off.")
+        @Argument(help: "Client id") var id: String
+        @Option(help: "standard-webhooks, github or stripe") var scheme: String?
+        @Option(
+            name: .customLong("secret-file"),
+            help:
+                "File with a secret (repeatable, any one may match): whsec_<base64> for standard-webhooks, the secret as given otherwise"
+        )
+        var secretFiles: [String] = []
+        @Flag(help: "Refuse (403) a request without a valid signature (the default)") var required = false
+        @Flag(help: "Store every request and record the signature's status") var optional = false
+        @Flag(help: "No signature check; deletes the secrets") var off = false
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            try reportingFailures {
+                if required && optional { throw CommandFailure.usage("--required and --optional exclude each other") }
+                let record: ClientRecord
+                if off {
+                    guard scheme == nil, secretFiles.isEmpty, !required, !optional else {
+                        throw CommandFailure.usage("--off takes no --scheme, --secret-file, --required or --optional")
+                    }
+                    record = try ClientsCommand.withRegistry(database) {
+                        try $0.setSignature(id, scheme: nil, mode: .required, secrets: [])
+                    }
+                } else {
+                    guard let scheme else { throw CommandFailure.usage("give --scheme (or --off)") }
+                    guard let parsed = SignatureScheme(rawValue: scheme) else {
+                        throw CommandFailure.usage(
+                            "--scheme must be standard-webhooks, github or stripe, not '\(scheme)'")
+                    }
+                    guard !secretFiles.isEmpty else { throw CommandFailure.usage("give at least one --secret-file") }
+                    var secrets: [[UInt8]] = []
+                    for path in secretFiles {
+                        guard let contents = FileManager.default.contents(atPath: path) else {
+                            throw CommandFailure.usage("--secret-file \(path) cannot be read")
+                        }
+                        do {
+                            secrets.append(try SignatureSecretFile.key(Array(contents), path: path, scheme: parsed))
+                        } catch let error as RegistryError {
+                            throw CommandFailure.usage(error.message)
+                        }
+                    }
+                    record = try ClientsCommand.withRegistry(database) {
+                        try $0.setSignature(
+                            id, scheme: parsed, mode: optional ? .optional : .required, secrets: secrets)
+                    }
+                }
+                print(record.detailLines.filter { $0.hasPrefix("signature:") }.joined(separator: "\n"))
+            }
         }
     }
 }

@@ -58,6 +58,12 @@ struct ServeOptions: ParsableArguments {
     )
     var registryMaxAge: Int?
     @Option(
+        name: .customLong("signature-tolerance"),
+        help:
+            "Seconds a signed timestamp may be from now, either way (env WEBHOOKD_SIGNATURE_TOLERANCE) [300]"
+    )
+    var signatureTolerance: Int?
+    @Option(
         name: .customLong("max-connections"),
         help: "Open connections across all workers; past it accepting pauses (env WEBHOOKD_MAX_CONNECTIONS) [10000]")
     var maxConnections: Int?
@@ -164,6 +170,7 @@ struct ServeOptions: ParsableArguments {
         configuration.rejectionsPerSecond = try positive(rejectionsPerSecond, "rejections-per-second", 100)
         configuration.commitTimeout = .seconds(try positive(commitTimeout, "commit-timeout", 30))
         configuration.registryMaxAge = .seconds(try positive(registryMaxAge, "registry-max-age", 60))
+        configuration.signatureToleranceSeconds = Int64(try positive(signatureTolerance, "signature-tolerance", 300))
         configuration.maxConnections = try positive(maxConnections, "max-connections", 10_000)
         configuration.clientMaxConnections = try positive(clientMaxConnections, "client-max-connections", 256)
         configuration.maxBufferedBytes = try positive(maxBufferedBytes, "max-buffered-bytes", 268_435_456)

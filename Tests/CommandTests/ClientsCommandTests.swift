@@ -12,6 +12,7 @@ struct ClientsCommandTests {
     static let specColumns: Set<String> = [
         "client_id", "description", "enabled", "endpoints", "pins_sha256", "issuers_sha256", "created_at",
         "updated_at", "last_seen_at", "last_cert_not_after", "max_connections", "rate_per_second", "burst",
+        "signature_scheme", "signature_mode", "signature_secrets",
     ]
 
     /// `webhookd arguments… --database-url <database> --sql-dir <repo sql/>`.
@@ -330,5 +331,41 @@ struct ClientsLimitCommandTests {
             #expect(result.stderr.split(separator: "\n").count == 1, "\(bad): \(result.stderr)")
         }
         #expect(try run(["clients", "limit", "nobody", "--rate", "1"], on: database).status == 1)
+    }
+}
+
+/// `webhookd clients signature` through the binary: secret files, one-line errors naming the file, the count shown.
+@Suite("clients signature")
+struct ClientsSignatureCommandTests {
+    @Test func secretFilesAreReadAndShowPrintsTheCountNeverTheSecret() throws {
+        let database = try TestDatabase.create()
+        let environment = ["DATABASE_URL": database.url, "WEBHOOKD_SQL_DIR": TestDatabase.sqlDirectory]
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sig-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }  // a leftover temp dir harms nothing
+        let good = directory.appendingPathComponent("good.whsec").path
+        let bad = directory.appendingPathComponent("bad.txt").path
+        try "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n".write(toFile: good, atomically: true, encoding: .utf8)
+        try "not-a-whsec\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        #expect(try TestSupportProcess.runWebhookd(["clients", "add", "acme"], environment: environment).status == 0)
+        let refused = try TestSupportProcess.runWebhookd(
+            ["clients", "signature", "acme", "--scheme", "standard-webhooks", "--secret-file", bad],
+            environment: environment)
+        #expect(refused.status == 64)
+        #expect(refused.stderr.contains("--secret-file \(bad) does not hold a Standard Webhooks secret"))
+        let set = try TestSupportProcess.runWebhookd(
+            [
+                "clients", "signature", "acme", "--scheme", "standard-webhooks", "--secret-file", good, "--secret-file",
+                good,
+                "--optional",
+            ], environment: environment)
+        #expect(set.status == 0)
+        #expect(set.stdout.contains("signature: standard-webhooks optional, 2 secret(s)"))
+        let shown = try TestSupportProcess.runWebhookd(["clients", "show", "acme", "--json"], environment: environment)
+        #expect(shown.stdout.contains("\"signature_secrets\" : 2") || shown.stdout.contains("\"signature_secrets\": 2"))
+        #expect(!shown.stdout.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+        let off = try TestSupportProcess.runWebhookd(
+            ["clients", "signature", "acme", "--off"], environment: environment)
+        #expect(off.status == 0 && off.stdout.contains("signature: off"))
     }
 }

@@ -160,7 +160,7 @@ struct ReasonCodeTests {
                 "no_certificate", "unknown_issuer", "expired", "not_yet_valid", "revoked", "crl_stale", "crl_missing",
                 "chain_too_deep", "bad_key_usage", "handshake_failed", "no_cn", "ambiguous_cn", "unknown_client",
                 "client_disabled", "endpoint_not_granted", "pin_mismatch", "issuer_mismatch", "rate_limited",
-                "too_many_connections",
+                "too_many_connections", "signature_missing", "signature_invalid", "signature_expired",
             ])
     }
 }

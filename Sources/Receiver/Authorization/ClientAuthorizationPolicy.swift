@@ -18,6 +18,8 @@ package struct ClientGrant: Sendable, Hashable {
     /// `clients.rate_per_second` and `burst`; nil rate: unlimited; nil burst: the rate, at least 1.
     package var ratePerSecond: Double? = nil
     package var burst: Int? = nil
+    /// `clients.signature_scheme`/`signature_mode` with the client's secrets; nil: no signature check.
+    package var signature: SignatureRequirement? = nil
 
     /// Creates a grant from a registry row.
     package init(
@@ -141,7 +143,7 @@ extension RefusalReason {
     package static let all: [RefusalReason] =
         handshakeAndIdentity + [
             .unknownClient, .clientDisabled, .endpointNotGranted, .pinMismatch, .issuerMismatch, .rateLimited,
-            .tooManyConnections,
+            .tooManyConnections, .signatureMissing, .signatureInvalid, .signatureExpired,
         ]
 }
 

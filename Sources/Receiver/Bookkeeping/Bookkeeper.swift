@@ -107,8 +107,16 @@ package final class Bookkeeper: Sendable {
         let result = try connection.query(
             """
             SELECT client_id, enabled, endpoints, pins_sha256, issuers_sha256, max_connections, rate_per_second::text, \
-            burst FROM clients
+            burst, signature_scheme, signature_mode FROM clients
             """)
+        // The secrets, readable by the receiver's role only (008 revokes them from webhookd_reader).
+        let secretRows = try connection.query(
+            "SELECT client_id, secret FROM client_signature_secrets ORDER BY client_id, position")
+        var secrets: [ClientKey: [[UInt8]]] = [:]
+        for row in 0..<secretRows.rowCount {
+            guard let id = secretRows.string(row, 0), let secret = secretRows.bytes(row, 1) else { continue }
+            secrets[ClientKey(id), default: []].append(secret)
+        }
         var grants: [ClientKey: ClientGrant] = [:]
         for row in 0..<result.rowCount {
             guard let id = result.string(row, 0) else { continue }
@@ -120,6 +128,11 @@ package final class Bookkeeper: Sendable {
             grant.maxConnections = result.int(row, 5)
             grant.ratePerSecond = result.string(row, 6).flatMap(Double.init)
             grant.burst = result.int(row, 7)
+            if let scheme = result.string(row, 8).flatMap(SignatureScheme.init(rawValue:)) {
+                let mode = result.string(row, 9).flatMap(SignatureMode.init(rawValue:)) ?? .required
+                grant.signature = SignatureRequirement(
+                    scheme: scheme, mode: mode, secrets: secrets[ClientKey(id)] ?? [])
+            }
             grants[ClientKey(id)] = grant
         }
         return AuthorizationSnapshot(grants: grants, readAt: .now)

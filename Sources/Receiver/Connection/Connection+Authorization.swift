@@ -61,6 +61,22 @@ extension Connection {
         }
     }
 
+    /// A required signature that is missing, invalid or expired: a 403 like every other refusal (logged,
+    /// counted, stored in `rejections`), nothing stored, and the connection closes.
+    func refuseSignature(_ reason: RefusalReason, flight: InFlight) {
+        let detail: String
+        switch reason {
+        case .signatureMissing: detail = "the request carries no signature"
+        case .signatureExpired: detail = "the signature's timestamp is outside --signature-tolerance"
+        default: detail = "the signature matches none of the client's secrets"
+        }
+        worker.rejections.record(
+            Rejection(
+                stage: .authorization, reason: reason, detail: detail, remoteAddress: remote.host,
+                clientID: flight.clientID, endpoint: flight.endpoint, certificate: peer))
+        send(.forbidden(reason), keepAlive: false)
+    }
+
     /// The per-client limits, after authorization: this connection counts against the client's
     /// `max_connections` from its first request on, and each request takes a token of its rate.
     func throttle(_ clientID: String, grant: ClientGrant?) -> Throttle? {

@@ -28,6 +28,8 @@ final class Connection: EventHandler {
         var endpoint: String
         var clientID: String
         var idempotencyKey: String?
+        /// The client's signature check, from the grant that authorized the head; nil: none (no cost).
+        var signature: SignatureRequirement?
         var body: [UInt8] = []
         /// An answer was already queued (404/405): the body is read only to keep the connection.
         var discarding: Bool
@@ -343,6 +345,7 @@ final class Connection: EventHandler {
                 head: head, endpoint: endpoint, clientID: clientID, idempotencyKey: idempotencyKey, discarding: false)
             // Memory follows the bytes that arrived, not the length announced (a client may never send them).
             if case .contentLength(let length) = head.framing { flight.body.reserveCapacity(min(length, 16_384)) }
+            flight.signature = authorizedGrant?.signature
             inFlight = flight
             if sendContinue { queue(HTTPResponse.continueBytes) }
             bodyDeadlineAt = worker.loop.now + configuration.bodyDeadline
@@ -387,10 +390,22 @@ final class Connection: EventHandler {
         }
         guard let peer else { return close() }
         record?.bodyBytes = flight.body.count
-        let delivery = Delivery(
+        var signatureStatus: SignatureStatus?
+        if let requirement = flight.signature {
+            // Issue 12: over the exact body bytes, once they have all arrived, before the writer sees them.
+            let status = SignatureCheck.verify(
+                requirement, head: flight.head, body: flight.body, now: worker.wallClockSeconds,
+                toleranceSeconds: worker.configuration.signatureToleranceSeconds)
+            if requirement.mode == .required, let reason = status.refusal {
+                return refuseSignature(reason, flight: flight)
+            }
+            signatureStatus = status
+        }
+        var delivery = Delivery(
             head: flight.head, body: flight.body, endpoint: flight.endpoint, clientID: flight.clientID,
             idempotencyKey: flight.idempotencyKey, peer: peer,
             remoteHost: remote.host, tlsVersion: tlsVersion, tlsCipher: tlsCipher)
+        delivery.signatureStatus = signatureStatus
         setDeadline(.commit, worker.configuration.commitTimeout)
         let claim = worker.submit(delivery, from: self)
         state = .awaitingCommit(clientID: flight.clientID, keepAlive: flight.head.keepAlive, claim: claim)

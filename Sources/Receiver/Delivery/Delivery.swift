@@ -28,6 +28,8 @@ package struct Delivery: Sendable {
     package var remoteAddress: String
     package var tlsVersion: String
     package var tlsCipher: String
+    /// `deliveries.signature_status`; nil when the client has no signature scheme.
+    package var signatureStatus: SignatureStatus? = nil
 }
 
 /// What happened to a delivery: the writer's answer, turned into the HTTP response by the connection.

@@ -23,18 +23,19 @@ enum DeliveryInsert {
                 INSERT INTO deliveries (id, client_id, endpoint, method, path, query, headers, content_type, body,
                                         body_json, body_sha256, idempotency_key, cert_subject, cert_issuer,
                                         cert_serial, cert_sha256, cert_not_after, remote_addr, tls_version,
-                                        tls_cipher)
+                                        tls_cipher, signature_status)
                 SELECT i.id::uuid, i.client_id, i.endpoint, i.method, i.path, i.query, i.headers, i.content_type,
                        i.body, CASE WHEN i.is_json THEN convert_from(i.body, 'UTF8')::jsonb END, i.body_sha256,
                        i.idempotency_key, i.cert_subject, i.cert_issuer, i.cert_serial, i.cert_sha256,
-                       to_timestamp(i.cert_not_after), i.remote_addr::inet, i.tls_version, i.tls_cipher
+                       to_timestamp(i.cert_not_after), i.remote_addr::inet, i.tls_version, i.tls_cipher,
+                       i.signature_status
                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                             $7::jsonb[], $8::text[], $9::bytea[], $10::boolean[], $11::text[], $12::text[],
                             $13::text[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[],
-                            $19::text[], $20::text[])
+                            $19::text[], $20::text[], $21::text[])
                      AS i (id, client_id, endpoint, method, path, query, headers, content_type, body, is_json,
                            body_sha256, idempotency_key, cert_subject, cert_issuer, cert_serial, cert_sha256,
-                           cert_not_after, remote_addr, tls_version, tls_cipher)
+                           cert_not_after, remote_addr, tls_version, tls_cipher, signature_status)
                 ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING id, client_id, idempotency_key
             )
@@ -95,7 +96,7 @@ enum DeliveryInsert {
         }
     }
 
-    /// The statement's twenty array parameters, one element per delivery in each.
+    /// The statement's twenty-one array parameters, one element per delivery in each.
     static func parameters(_ deliveries: [Delivery]) -> [PGValue] {
         let count = deliveries.count
         func textColumn(_ value: (Delivery) -> String?) -> PGValue {
@@ -121,6 +122,7 @@ enum DeliveryInsert {
             textColumn { $0.idempotencyKey }, textColumn { $0.certSubject }, textColumn { $0.certIssuer },
             textColumn { $0.certSerial }, textColumn { $0.certSHA256 }, .binaryArray(notAfter),
             textColumn { $0.remoteAddress }, textColumn { $0.tlsVersion }, textColumn { $0.tlsCipher },
+            textColumn { $0.signatureStatus?.rawValue },
         ]
     }
 }

@@ -49,6 +49,8 @@ package struct ReceiverConfiguration: Sendable {
     /// `serve` defaults to 127.0.0.1:9090; the value's own default is off, so nothing binds a fixed port
     /// unless asked.
     package var adminListen: SocketAddress?
+    /// `--signature-tolerance`: how far a signed timestamp may be from now, either way (Standard Webhooks, Stripe).
+    package var signatureToleranceSeconds: Int64 = 300
     /// `--log-requests`: one log line per answered request (never a body or header value).
     package var logRequests = false
 
