@@ -68,6 +68,7 @@ struct SignatureTests {
             } else {
                 #expect(response.status == 403, "\(scheme) \(status)")
                 #expect(errorBody(response)?.error == "signature_\(status.rawValue)")
+                #expect(errorBody(response)?.message.contains("signature") == true, "\(response.bodyText)")
                 #expect(
                     try ReceiverHarness.eventually {
                         try harness.rejections().contains { $0.reason == "signature_\(status.rawValue)" }

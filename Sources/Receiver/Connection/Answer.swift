@@ -57,7 +57,15 @@ package enum Answer: Equatable {
                 status: 405, code: "method_not_allowed", message: "Webhook endpoints accept POST only.",
                 headers: [HTTPHeader(name: "Allow", value: "POST")])
         case .forbidden(let reason):
-            return .error(status: 403, code: reason.code, message: "This client is not authorized for this endpoint.")
+            // A signature refusal is about this request, not the client's grant: say so.
+            let message =
+                switch reason {
+                case .signatureMissing: "This client must sign its requests; no signature was sent."
+                case .signatureInvalid: "The request's signature does not match its body."
+                case .signatureExpired: "The request's signature timestamp is outside the allowed tolerance."
+                default: "This client is not authorized for this endpoint."
+                }
+            return .error(status: 403, code: reason.code, message: message)
         case .lengthRequired:
             return .error(
                 status: 411, code: "length_required", message: "A webhook needs Content-Length or chunked encoding.")
