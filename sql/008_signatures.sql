@@ -14,7 +14,8 @@ ALTER TABLE clients
 -- The secrets live apart from `clients` so that the read-only role, which may read `clients`, never sees
 -- them. Several rows per client while a secret is rotated: any one of them may match.
 CREATE TABLE client_signature_secrets (
-    client_id text NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE ON UPDATE CASCADE,
+    -- No foreign key: 004's `TRUNCATE clients` must keep working; the triggers below follow the client instead.
+    client_id text NOT NULL,
     position  integer NOT NULL CHECK (position >= 0),
     secret    bytea NOT NULL CHECK (length(secret) > 0),
     added_at  timestamptz NOT NULL DEFAULT now(),
@@ -49,3 +50,23 @@ CREATE TRIGGER client_signature_secrets_notify AFTER INSERT OR UPDATE OR DELETE 
     FOR EACH ROW EXECUTE FUNCTION webhookd_clients_changed();
 CREATE TRIGGER client_signature_secrets_notify_truncate AFTER TRUNCATE ON client_signature_secrets
     FOR EACH STATEMENT EXECUTE FUNCTION webhookd_clients_truncated();
+
+-- A client's secrets follow it: removed with it (DELETE or TRUNCATE), renamed with it.
+CREATE FUNCTION webhookd_clients_secrets_follow() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM client_signature_secrets;
+    ELSIF TG_OP = 'DELETE' THEN
+        DELETE FROM client_signature_secrets WHERE client_id = OLD.client_id;
+    ELSIF OLD.client_id IS DISTINCT FROM NEW.client_id THEN
+        UPDATE client_signature_secrets SET client_id = NEW.client_id WHERE client_id = OLD.client_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER clients_secrets_follow AFTER DELETE OR UPDATE OF client_id ON clients
+    FOR EACH ROW EXECUTE FUNCTION webhookd_clients_secrets_follow();
+CREATE TRIGGER clients_secrets_follow_truncate AFTER TRUNCATE ON clients
+    FOR EACH STATEMENT EXECUTE FUNCTION webhookd_clients_secrets_follow();
