@@ -232,10 +232,16 @@ package struct ClientRegistry {
                 throw RegistryError.notFound(clientID)
             }
             try connection.query("DELETE FROM client_signature_secrets WHERE client_id = $1", [.text(clientID)])
-            for (position, secret) in secrets.enumerated() where scheme != nil {
+            if scheme != nil {
+                // One statement for all secrets, so the audit trail records the rotation as one change.
+                var array = PGBinaryArray(of: .bytea, reservingBytes: secrets.reduce(0) { $0 + $1.count + 4 })
+                for secret in secrets { array.append(bytes: secret) }
                 try connection.query(
-                    "INSERT INTO client_signature_secrets (client_id, position, secret) VALUES ($1, $2, $3)",
-                    [.text(clientID), .int(position), .bytes(secret)])
+                    """
+                    INSERT INTO client_signature_secrets (client_id, position, secret)
+                    SELECT $1, s.ordinality - 1, s.secret FROM unnest($2::bytea[]) WITH ORDINALITY AS s (secret, ordinality)
+                    """,
+                    [.text(clientID), .binaryArray(array)])
             }
             try connection.query("COMMIT")
         } catch let error as RegistryError {

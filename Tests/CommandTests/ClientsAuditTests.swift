@@ -102,6 +102,55 @@ struct ClientsAuditTests {
         #expect(try rows("initech", on: connection).isEmpty)
     }
 
+    @Test("signature secrets are audited by count, never by value: a rotation, plain SQL, TRUNCATE, a removal")
+    func signatureSecretsAreAuditedByCount() throws {
+        let database = try TestDatabase.create()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }  // a leftover temp dir harms nothing
+        let first = directory.appendingPathComponent("first").path
+        let second = directory.appendingPathComponent("second").path
+        try "first-github-secret\n".write(toFile: first, atomically: true, encoding: .utf8)
+        try "second-github-secret\n".write(toFile: second, atomically: true, encoding: .utf8)
+        let signature = ["clients", "signature", "acme", "--scheme", "github", "--secret-file"]
+        for arguments in [
+            ["clients", "add", "acme"], signature + [first], signature + [first, "--secret-file", second],
+        ] {
+            let result = try run(arguments, on: database)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+        }
+        let connection = try database.connect()
+        defer { connection.close() }
+        try connection.query("UPDATE client_signature_secrets SET secret = 'replaced-by-hand' WHERE position = 1")
+        try connection.query("TRUNCATE client_signature_secrets")
+        try connection.query(
+            "INSERT INTO client_signature_secrets (client_id, position, secret) VALUES ('acme', 0, 'again')")
+        #expect(try run(["clients", "remove", "acme"], on: database).status == 0)
+
+        let rows = try rows("acme", on: connection)
+        let counts = rows.compactMap { row -> String? in
+            guard let old = row.old?["signature_secrets"] as? Int, let new = row.new?["signature_secrets"] as? Int
+            else { return nil }
+            let replaced = (row.new?["signature_secrets_replaced"] as? Int).map { " replaced \($0)" } ?? ""
+            return "\(old)->\(new)\(replaced)"
+        }
+        // First signature: 0->1; the rotation deletes one and inserts two in one statement each; the hand
+        // UPDATE replaces one; TRUNCATE empties; the hand INSERT adds one; the removal takes it with the client.
+        #expect(counts == ["0->1", "1->0", "0->2", "2->2 replaced 1", "2->0", "0->1", "1->0"], "\(counts)")
+        let secretRows = rows.filter { $0.new?["signature_secrets"] != nil }
+        #expect(secretRows.allSatisfy { $0.operation == "update" })
+        #expect(secretRows.prefix(3).allSatisfy { $0.actor.contains("webhookd clients signature (") })
+        let trail = try connection.query("SELECT string_agg(coalesce(old::text, '') || new::text, ' ') FROM clients_audit")
+        let text = trail.string(0, 0) ?? ""
+        for secret in ["first-github-secret", "second-github-secret", "replaced-by-hand", "again"] {
+            #expect(!text.contains(secret), "\(secret) is in the trail")
+        }
+        #expect(try connection.query("SELECT count(*) FROM client_signature_secrets").int(0, 0) == 0)
+        // The signature settings on `clients` are audited like any column, and bump updated_at.
+        let schemes = rows.filter { $0.new?["signature_scheme"] as? String == "github" && $0.old?["signature_scheme"] is NSNull }
+        #expect(schemes.count == 1, "\(rows.map(\.new))")
+    }
+
     @Test("the trail is append-only, even for the owner: UPDATE, DELETE and TRUNCATE fail")
     func trailIsAppendOnly() throws {
         let database = try TestDatabase.create()

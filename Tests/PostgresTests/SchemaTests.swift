@@ -66,6 +66,15 @@ struct SchemaTests {
         #expect(try connection.query("SELECT extract(year FROM updated_at) FROM clients").int(0, 0) == 2000)
         try connection.query("UPDATE clients SET enabled = false WHERE client_id = 'acme'")
         #expect(try connection.query("SELECT updated_at > '2001-01-01' FROM clients").bool(0, 0) == true)
+        // Columns added after 001 (limits, signature settings) are configuration too.
+        for change in [
+            "max_connections = 3", "rate_per_second = 2.5", "burst = 4",
+            "signature_scheme = 'github', signature_mode = 'required'",
+        ] {
+            try connection.query("UPDATE clients SET updated_at = '2000-01-01T00:00:00Z'")
+            try connection.query("UPDATE clients SET \(change) WHERE client_id = 'acme'")
+            #expect(try connection.query("SELECT updated_at > '2001-01-01' FROM clients").bool(0, 0) == true, "\(change)")
+        }
     }
 
     @Test("the clients table refuses malformed endpoints and fingerprints even from raw SQL")
