@@ -140,14 +140,17 @@ struct ClientsAuditTests {
         let secretRows = rows.filter { $0.new?["signature_secrets"] != nil }
         #expect(secretRows.allSatisfy { $0.operation == "update" })
         #expect(secretRows.prefix(3).allSatisfy { $0.actor.contains("webhookd clients signature (") })
-        let trail = try connection.query("SELECT string_agg(coalesce(old::text, '') || new::text, ' ') FROM clients_audit")
+        let trail = try connection.query(
+            "SELECT string_agg(coalesce(old::text, '') || coalesce(new::text, ''), ' ') FROM clients_audit")
         let text = trail.string(0, 0) ?? ""
         for secret in ["first-github-secret", "second-github-secret", "replaced-by-hand", "again"] {
             #expect(!text.contains(secret), "\(secret) is in the trail")
         }
         #expect(try connection.query("SELECT count(*) FROM client_signature_secrets").int(0, 0) == 0)
-        // The signature settings on `clients` are audited like any column, and bump updated_at.
-        let schemes = rows.filter { $0.new?["signature_scheme"] as? String == "github" && $0.old?["signature_scheme"] is NSNull }
+        // The signature settings on `clients` are audited like any column.
+        let schemes = rows.filter {
+            $0.new?["signature_scheme"] as? String == "github" && $0.old?["signature_scheme"] is NSNull
+        }
         #expect(schemes.count == 1, "\(rows.map(\.new))")
     }
 

@@ -73,7 +73,8 @@ struct SchemaTests {
         ] {
             try connection.query("UPDATE clients SET updated_at = '2000-01-01T00:00:00Z'")
             try connection.query("UPDATE clients SET \(change) WHERE client_id = 'acme'")
-            #expect(try connection.query("SELECT updated_at > '2001-01-01' FROM clients").bool(0, 0) == true, "\(change)")
+            #expect(
+                try connection.query("SELECT updated_at > '2001-01-01' FROM clients").bool(0, 0) == true, "\(change)")
         }
     }
 
