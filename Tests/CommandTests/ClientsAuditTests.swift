@@ -105,11 +105,10 @@ struct ClientsAuditTests {
     @Test("signature secrets are audited by count, never by value: a rotation, plain SQL, TRUNCATE, a removal")
     func signatureSecretsAreAuditedByCount() throws {
         let database = try TestDatabase.create()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }  // a leftover temp dir harms nothing
-        let first = directory.appendingPathComponent("first").path
-        let second = directory.appendingPathComponent("second").path
+        let directory = try TestPKI.makeTemporaryDirectory(prefix: "audit")
+        defer { try? FileManager.default.removeItem(atPath: directory) }  // a leftover temp dir harms nothing
+        let first = "\(directory)/first"
+        let second = "\(directory)/second"
         try "first-github-secret\n".write(toFile: first, atomically: true, encoding: .utf8)
         try "second-github-secret\n".write(toFile: second, atomically: true, encoding: .utf8)
         let signature = ["clients", "signature", "acme", "--scheme", "github", "--secret-file"]

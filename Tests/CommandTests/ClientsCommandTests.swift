@@ -340,11 +340,10 @@ struct ClientsSignatureCommandTests {
     @Test func secretFilesAreReadAndShowPrintsTheCountNeverTheSecret() throws {
         let database = try TestDatabase.create()
         let environment = ["DATABASE_URL": database.url, "WEBHOOKD_SQL_DIR": TestDatabase.sqlDirectory]
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sig-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }  // a leftover temp dir harms nothing
-        let good = directory.appendingPathComponent("good.whsec").path
-        let bad = directory.appendingPathComponent("bad.txt").path
+        let directory = try TestPKI.makeTemporaryDirectory(prefix: "sig")
+        defer { try? FileManager.default.removeItem(atPath: directory) }  // a leftover temp dir harms nothing
+        let good = "\(directory)/good.whsec"
+        let bad = "\(directory)/bad.txt"
         try "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n".write(toFile: good, atomically: true, encoding: .utf8)
         try "not-a-whsec\n".write(toFile: bad, atomically: true, encoding: .utf8)
         #expect(try TestSupportProcess.runWebhookd(["clients", "add", "acme"], environment: environment).status == 0)
