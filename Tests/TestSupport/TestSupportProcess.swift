@@ -154,7 +154,13 @@ package enum TestSupportProcess {
             environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, &argv, &envp)
+        var spawned = posix_spawn(&pid, executable, &actions, &attributes, &argv, &envp)
+        // A binary copied just before (FirstRunTests) can be held open for writing by a child that another
+        // test thread forked meanwhile, until that child execs: ETXTBSY is transient, so wait it out briefly.
+        for _ in 0..<100 where spawned == ETXTBSY {
+            usleep(20_000)
+            spawned = posix_spawn(&pid, executable, &actions, &attributes, &argv, &envp)
+        }
         guard spawned == 0 else {
             throw TestSupportProcessFailure(
                 description: "cannot run \(executable): \(String(cString: strerror(spawned)))")
