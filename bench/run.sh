@@ -206,6 +206,14 @@ for s in webhookd nginx; do phase handshake-resumed "$s" "$HS_CONCURRENCY" "$HS_
 
 # The deliveries table must hold exactly the 200s counted (the id of every request is unique).
 stored=$(PGPASSFILE="$DATA/pgpass" psql -X -h 127.0.0.1 -p "$PGPORT" -U webhookd webhookd -Atc "SELECT count(*) FROM deliveries")
+# How the rows are stored: bytes per row in the heap and in TOAST (out-of-line values cost PostgreSQL a
+# second heap insert and an index insert each).
+storage=$(PGPASSFILE="$DATA/pgpass" psql -X -h 127.0.0.1 -p "$PGPORT" -U webhookd webhookd -Atc \
+    "SELECT format('%s B per row in the heap, %s B in TOAST; row size %s B (avg over 1000 rows)',
+                   pg_relation_size('deliveries') / greatest(count(*), 1),
+                   pg_relation_size((SELECT reltoastrelid FROM pg_class WHERE relname = 'deliveries')) / greatest(count(*), 1),
+                   (SELECT avg(pg_column_size(d.*))::int FROM (SELECT * FROM deliveries LIMIT 1000) AS d))
+     FROM deliveries")
 counted=$(awk '$1 ~ /^label=webhookd\// {for (i = 2; i <= NF; i++) if ($i ~ /^all_200=/) s += substr($i, 9)} END {print s + 0}' "$RESULTS")
 dups=$(awk '$1 ~ /^label=webhookd\// {for (i = 2; i <= NF; i++) if ($i ~ /^duplicates=/) s += substr($i, 12)} END {print s + 0}' "$RESULTS")
 lost=$(awk '$1 ~ /^label=webhookd\// {for (i = 2; i <= NF; i++) if ($i ~ /^all_(errors|other)=/) {split($i, kv, "="); s += kv[2]}} END {print s + 0}' "$RESULTS")
@@ -252,6 +260,7 @@ sum() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a + b}'; }
     echo
     echo "other CPU % = whole machine busy minus loadgen minus the server's processes (200 = both cores): neighbours' load"
     echo "disk: one synchronous 8 KiB write (dd oflag=dsync, the data directory's file system) takes $dsync_ms ms"
+    echo "storage: $storage"
 } | tee "$OUT/report.txt"
 
 check=ok

@@ -162,6 +162,49 @@ struct SchemaTests {
         #expect(stored.bytes(0, 1) == body)
     }
 
+    @Test("a delivery stays in its heap row unless the row would not fit in a page (010: STORAGE MAIN)")
+    func deliveriesStayInTheirRow() throws {
+        let connection = try TestDatabase.create().connect()
+        // About 3.2 KiB of hardly compressible JSON (body and body_json) and two 64-digit hashes: over the
+        // 2 KiB TOAST threshold even compressed, which with EXTENDED storage moved values out of line.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let noise = (0..<65_536).map { _ in
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+        let hex = noise.prefix(750).map { String($0, radix: 16) }.joined()
+        let body = Array(#"{"type":"invoice.paid","id":"\#(hex)"}"#.utf8)
+        let big = noise
+        var ids: [String] = []
+        for (payload, json) in [(body, true), (big, false)] {
+            let id = try connection.query(
+                """
+                INSERT INTO deliveries (client_id, endpoint, method, path, body, body_json, body_sha256, cert_sha256)
+                VALUES ('acme', 'orders', 'POST', '/webhooks/orders', $1,
+                        CASE WHEN $2 THEN convert_from($1, 'UTF8')::jsonb END,
+                        encode(sha256($1), 'hex'), repeat('ab', 32))
+                RETURNING id::text
+                """, [.bytes(payload), .text(json ? "true" : "false")]
+            ).string(0, 0)
+            ids.append(try #require(id))
+            let toastBytes = try connection.query(
+                """
+                SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'deliveries'::regclass
+                """
+            ).int(0, 0)
+            // The first row leaves TOAST empty; the 64 KiB one does not fit in a page and goes there.
+            #expect(json ? toastBytes == 0 : (toastBytes ?? 0) > 0)
+        }
+        let stored = try connection.query(
+            "SELECT body, body_json IS NOT NULL FROM deliveries WHERE id = ANY($1::uuid[]) ORDER BY length(body)",
+            [.text("{\(ids.joined(separator: ","))}")])
+        #expect(stored.rowCount == 2)
+        #expect(stored.bytes(0, 0) == body && stored.bytes(1, 0) == big)
+        #expect(stored.bool(0, 1) == true)
+    }
+
     @Test("deliveries keeps only the indexes the product's queries and SPEC's uniqueness need")
     func deliveriesIndexes() throws {
         let connection = try TestDatabase.create().connect()
