@@ -70,18 +70,18 @@ enum ASCII {
 
     /// Whether two UTF-8 strings are equal ignoring ASCII case, without allocating.
     static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
-        var left = lhs.utf8.makeIterator()
-        var right = rhs.utf8.makeIterator()
-        while true {
-            switch (left.next(), right.next()) {
-            case (nil, nil):
+        // Most comparisons are a header name against a known one of another length.
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        let contiguous = lhs.utf8.withContiguousStorageIfAvailable { left in
+            rhs.utf8.withContiguousStorageIfAvailable { right in
+                for index in 0..<left.count where lowercased(left[index]) != lowercased(right[index]) {
+                    return false
+                }
                 return true
-            case (let l?, let r?) where lowercased(l) == lowercased(r):
-                continue
-            default:
-                return false
             }
         }
+        if let contiguous, let equal = contiguous { return equal }
+        return lhs.utf8.elementsEqual(rhs.utf8) { lowercased($0) == lowercased($1) }
     }
 
     /// The elements of a comma-separated field value (RFC 9110 §5.6.1), each with surrounding OWS trimmed.

@@ -7,16 +7,26 @@ package enum JSONString {
     /// (U+0080–U+009F, which terminals act on) as `\n`-style or `\u00XX` escapes; everything else as UTF-8.
     package static func append(_ text: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
-        var pendingC2 = false  // the lead byte of a two-byte sequence U+0080–U+00BF
-        for byte in text.utf8 {
-            if pendingC2 {
-                pendingC2 = false
-                if byte <= 0x9F {
-                    appendEscape(byte, to: &bytes)
-                    continue
-                }
-                bytes.append(0xC2)
+        var text = text
+        text.withUTF8 { appendEscaped($0, to: &bytes) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The string's content: runs that need no escape are copied whole (most header names and values are
+    /// one run), so the per-byte work is one comparison chain, not one `append`.
+    private static func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        var runStart = 0
+        var index = 0
+        while index < utf8.count {
+            let byte = utf8[index]
+            // 0xC2 leads U+0080–U+00BF; only U+0080–U+009F (C1) is escaped.
+            let isC1 = byte == 0xC2 && index + 1 < utf8.count && utf8[index + 1] <= 0x9F
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0x7F || isC1
+            else {
+                index += 1
+                continue
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
             case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
@@ -25,13 +35,15 @@ package enum JSONString {
             case 0x09: bytes.append(contentsOf: #"\t"#.utf8)
             case 0x08: bytes.append(contentsOf: #"\b"#.utf8)
             case 0x0C: bytes.append(contentsOf: #"\f"#.utf8)
-            case 0x00..<0x20, 0x7F: appendEscape(byte, to: &bytes)
-            case 0xC2: pendingC2 = true
-            default: bytes.append(byte)
+            case 0xC2:
+                index += 1
+                appendEscape(utf8[index], to: &bytes)
+            default: appendEscape(byte, to: &bytes)
             }
+            index += 1
+            runStart = index
         }
-        if pendingC2 { bytes.append(0xC2) }  // unreachable for valid UTF-8; kept so no byte is lost
-        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
     }
 
     /// `\u00XX` for a code point below U+0100.

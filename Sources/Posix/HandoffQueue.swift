@@ -1,6 +1,6 @@
 // The one cross-thread hand-off (STYLE.md §6.30): a Mutex-protected FIFO plus an eventfd wake-up.
 
-import Synchronization
+public import Synchronization
 
 /// A first-in, first-out queue from any number of producer threads to one consumer, which is woken through an
 /// eventfd: an `EventLoop` (through its `EventLoopWaker`) or a thread blocking on a `WakeupSignal`.
@@ -12,20 +12,26 @@ import Synchronization
 ///
 /// Elements pushed by one thread are drained in the order it pushed them.
 // Sendable without `@unchecked`: all mutable state is inside a `Mutex`, and the wake-up target is Sendable.
-package final class HandoffQueue<Element: Sendable>: Sendable {
-    private struct State {
+// Public and `@inlinable`: the queue is generic and used from other modules, which otherwise ran its
+// unspecialised form (runtime metadata lookups on every push and drain: ~10k instructions per delivery).
+// Swift 6.3 did not specialise an `@inlinable package` method in a client module; a public one it does.
+public final class HandoffQueue<Element: Sendable>: Sendable {
+    @usableFromInline
+    struct State {
         /// Elements at `head...` are queued; those before it were drained and are released on compaction.
-        var buffer: [Element?] = []
-        var head = 0
+        @usableFromInline var buffer: [Element?] = []
+        @usableFromInline var head = 0
         /// Whether the consumer was woken and has not drained the queue empty since.
-        var wakePending = false
+        @usableFromInline var wakePending = false
 
-        var count: Int {
+        @usableFromInline init() {}
+
+        @inlinable var count: Int {
             buffer.count - head
         }
     }
 
-    private let state = Mutex(State())
+    @usableFromInline let state: Mutex<State> = Mutex(State())
     private let signal: WakeupSignal?
 
     /// Creates a queue consumed by the `EventLoop` that `waker` wakes; drain it from an `onWake(_:)` callback.
@@ -45,14 +51,15 @@ package final class HandoffQueue<Element: Sendable>: Sendable {
     }
 
     /// Appends `element` and wakes the consumer if needed. Any thread; never blocks on I/O.
-    package func push(_ element: Element) {
+    @inlinable
+    public func push(_ element: Element) {
         let wake = state.withLock { state in
             state.buffer.append(element)
             guard !state.wakePending else { return false }
             state.wakePending = true
             return true
         }
-        if wake { signal?.signal() }
+        if wake { wakeConsumer() }
     }
 
     /// Removes and returns up to `max` elements, oldest first. On the consumer's thread.
@@ -60,13 +67,15 @@ package final class HandoffQueue<Element: Sendable>: Sendable {
     /// - Parameter max: the most elements to take (at least 1); the rest stay queued, and the consumer is woken
     ///   again for them.
     /// - Returns: the drained elements; empty if there were none.
-    package func drain(max: Int = .max) -> [Element] {
+    @inlinable
+    public func drain(max: Int = .max) -> [Element] {
         drain(max: max, budget: .max) { _ in 0 }
     }
 
     /// Removes and returns up to `max` elements, oldest first, stopping before the one that would take the
     /// summed `cost` over `budget` (the first element is always taken, whatever its cost).
-    package func drain(max: Int, budget: Int, cost: (Element) -> Int) -> [Element] {
+    @inlinable
+    public func drain(max: Int, budget: Int, cost: (Element) -> Int) -> [Element] {
         precondition(max > 0, "HandoffQueue.drain(max:) needs max > 0")
         let (elements, wakeAgain): ([Element], Bool) = state.withLock { state in
             var taken = 0
@@ -96,12 +105,19 @@ package final class HandoffQueue<Element: Sendable>: Sendable {
             state.wakePending = false
             return (elements, false)
         }
-        if wakeAgain { signal?.signal() }
+        if wakeAgain { wakeConsumer() }
         return elements
     }
 
+    /// Not inlinable and not generic: the eventfd write stays in this module.
+    @usableFromInline
+    func wakeConsumer() {
+        signal?.signal()
+    }
+
     /// The number of queued elements (a snapshot: producers may push at any moment).
-    package var count: Int {
+    @inlinable
+    public var count: Int {
         state.withLock { $0.count }
     }
 }

@@ -12,6 +12,22 @@ struct JSONStringTests {
         #expect(JSONString.quoted("a\u{85}b\u{9F}\u{A0}é\u{100}") == "\"a\\u0085b\\u009f\u{A0}é\u{100}\"")
     }
 
+    /// Plain runs are copied whole: every escape must still be found at every offset, at the ends too.
+    @Test func escapesAreFoundAtEveryOffset() {
+        let cases: [(String, String)] = [
+            ("\"", #"\""#), ("\\", #"\\"#), ("\n", #"\n"#), ("\u{0}", #"\u0000"#), ("\u{7F}", #"\u007f"#),
+            ("\u{80}", #"\u0080"#), ("\u{9F}", #"\u009f"#), ("\u{A0}", "\u{A0}"), ("é", "é"),
+        ]
+        for (raw, escaped) in cases {
+            for offset in 0..<12 {
+                let before = String(repeating: "x", count: offset)
+                let after = String(repeating: "y", count: 11 - offset)
+                #expect(JSONString.quoted(before + raw + after) == "\"" + before + escaped + after + "\"")
+                #expect(JSONString.quoted(before + raw + raw) == "\"" + before + escaped + escaped + "\"")
+            }
+        }
+    }
+
     @Test func errorBodiesUseTheSameEscaper() {
         let response = HTTPResponse.error(status: 400, code: "bad", message: "a\u{7F}\"b")
         #expect(String(decoding: response.body, as: UTF8.self) == #"{"error":"bad","message":"a\u007f\"b"}"#)

@@ -19,6 +19,24 @@ struct JSONTextTests {
         #expect(!JSONText.isJSONBCompatible(Array(text.utf8)))
     }
 
+    /// Strings are scanned eight bytes at a time: a quote, a backslash escape or a raw control character
+    /// must be found at every offset within and across those words, next to multi-byte characters.
+    @Test func stringContentIsCheckedAtEveryOffset() {
+        for offset in 0..<20 {
+            let before = String(repeating: "a", count: offset)
+            let after = String(repeating: "é", count: 9 - offset % 3) + "z"
+            #expect(JSONText.isJSONBCompatible(Array("\"\(before)\(after)\"".utf8)))
+            #expect(JSONText.isJSONBCompatible(Array("\"\(before)\\\"\\n\\u00e9\(after)\"".utf8)))
+            #expect(JSONText.isJSONBCompatible(Array("[\"\(before)\",\"\(after)\"]".utf8)))
+            for control in [0x00, 0x01, 0x0A, 0x1F] as [UInt8] {
+                #expect(!JSONText.isJSONBCompatible(Array("\"\(before)".utf8) + [control] + Array("\(after)\"".utf8)))
+            }
+            #expect(!JSONText.isJSONBCompatible(Array("\"\(before)\"\(after)\"".utf8)))  // a stray quote
+            #expect(!JSONText.isJSONBCompatible(Array("\"\(before)\\x\(after)\"".utf8)))  // an unknown escape
+            #expect(!JSONText.isJSONBCompatible(Array("\"\(before)\(after)".utf8)))  // never closed
+        }
+    }
+
     @Test func invalidUTF8IsNotJSON() {
         #expect(!JSONText.isJSONBCompatible([0x22, 0xC3, 0x28, 0x22]))
     }

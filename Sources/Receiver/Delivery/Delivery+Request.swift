@@ -21,7 +21,9 @@ extension Delivery {
 
     /// `headers` as SPEC stores it: a JSON array of `[name, value]` pairs, in arrival order.
     package static func headersJSON(_ headers: [HTTPHeader]) -> String {
-        var json: [UInt8] = [UInt8(ascii: "[")]
+        var json: [UInt8] = []
+        json.reserveCapacity(headers.reduce(2) { $0 + $1.name.utf8.count + $1.value.utf8.count + 8 })
+        json.append(UInt8(ascii: "["))
         for (index, header) in headers.enumerated() {
             if index > 0 { json.append(UInt8(ascii: ",")) }
             json.append(UInt8(ascii: "["))

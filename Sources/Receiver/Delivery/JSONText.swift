@@ -8,19 +8,22 @@ package enum JSONText {
     /// escape, no unpaired surrogate escape, exponents within `numeric`'s range. An empty body is not.
     package static func isJSONBCompatible(_ bytes: [UInt8]) -> Bool {
         guard !bytes.isEmpty, UTF8Scalars.isValid(bytes) else { return false }
-        var scanner = JSONScanner(bytes: bytes)
-        return scanner.document()
+        return bytes.withUnsafeBufferPointer { buffer in
+            var scanner = JSONScanner(bytes: buffer)
+            return scanner.document()
+        }
     }
 }
 
-/// A recursive-descent JSON recogniser with a depth limit (no values are built).
+/// A recursive-descent JSON recogniser with a depth limit (no values are built). It reads the body in place
+/// (a buffer pointer, valid for the scan only): no array bounds or uniqueness checks per byte.
 private struct JSONScanner {
-    let bytes: [UInt8]
+    let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     /// PostgreSQL refuses deeper nesting through its stack-depth check; stop well before.
     static let maxDepth = 1_000
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     mutating func document() -> Bool {
         skipWhitespace()
@@ -30,7 +33,12 @@ private struct JSONScanner {
     }
 
     mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
     }
 
     mutating func value(depth: Int) -> Bool {
@@ -102,40 +110,64 @@ private struct JSONScanner {
 
     mutating func string() -> Bool {
         index += 1
-        while index < bytes.count {
+        while true {
+            index = Self.endOfPlainRun(bytes, from: index)
+            guard index < bytes.count else { return false }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
                 return true
             }
             if byte < 0x20 { return false }
-            if byte == UInt8(ascii: "\\") {
-                index += 1
-                guard index < bytes.count else { return false }
-                switch bytes[index] {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    index += 1
-                case UInt8(ascii: "u"):
-                    guard let unit = hex4(at: index + 1) else { return false }
-                    index += 5
-                    if unit == 0 { return false }  // jsonb cannot store \u0000
-                    if (0xDC00...0xDFFF).contains(unit) { return false }
-                    if (0xD800...0xDBFF).contains(unit) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                            bytes[index + 1] == UInt8(ascii: "u"), let low = hex4(at: index + 2),
-                            (0xDC00...0xDFFF).contains(low)
-                        else { return false }
-                        index += 6
-                    }
-                default:
-                    return false
-                }
-                continue
-            }
+            // A backslash: one escape.
             index += 1
+            guard index < bytes.count else { return false }
+            switch bytes[index] {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                index += 1
+            case UInt8(ascii: "u"):
+                guard let unit = hex4(at: index + 1) else { return false }
+                index += 5
+                if unit == 0 { return false }  // jsonb cannot store \u0000
+                if (0xDC00...0xDFFF).contains(unit) { return false }
+                if (0xD800...0xDBFF).contains(unit) {
+                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                        bytes[index + 1] == UInt8(ascii: "u"), let low = hex4(at: index + 2),
+                        (0xDC00...0xDFFF).contains(low)
+                    else { return false }
+                    index += 6
+                }
+            default:
+                return false
+            }
         }
-        return false
+    }
+
+    /// The index of the first byte at or after `start` that ends a run of plain string content: a quote, a
+    /// backslash or a control character (or `bytes.count`). Eight bytes at a time while none of them is one
+    /// (the SWAR "has a byte below n / equal to c" tests: exact for "any", which is all this needs).
+    static func endOfPlainRun(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var position = start
+        if let base = bytes.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            while position + 8 <= bytes.count {
+                let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
+                let control = (word &- ones &* 0x20) & ~word
+                let quote = word ^ (ones &* 0x22)
+                let backslash = word ^ (ones &* 0x5C)
+                let special = control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                if special & highs != 0 { break }
+                position += 8
+            }
+        }
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
+            position += 1
+        }
+        return position
     }
 
     func hex4(at start: Int) -> UInt32? {
