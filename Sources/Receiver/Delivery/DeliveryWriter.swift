@@ -41,7 +41,7 @@ package final class DeliveryWriter: Sendable {
 
     /// Creates a writer; nothing runs until `start()`.
     package init(
-        database: DatabaseHandle, threads: Int = 2, maxBatch: Int = 256,
+        database: DatabaseHandle, threads: Int = 1, maxBatch: Int = 256,
         maxBatchBytes: Int = DeliveryWriter.defaultMaxBatchBytes, statementTimeout: Duration = .seconds(30),
         statistics: ReceiverStatistics, logger: Logger
     ) throws(SystemError) {
