@@ -149,6 +149,29 @@ struct DeliveryTests {
         }
     }
 
+    /// A request written while the previous one awaits its commit (its connection stops reading then, but
+    /// keeps its epoll registration until such bytes arrive) is read and answered once that commit returns.
+    @Test func requestsWrittenWhileTheirPredecessorAwaitsItsCommitAreAnsweredInOrder() throws {
+        let harness = try ReceiverHarness()
+        let client = try harness.client(harness.pki.validClient)
+        var ids: [String] = []
+        for round in 1...5 {
+            try client.send(ReceiverHarness.request("POST", "/webhooks/orders", body: Array("a\(round)".utf8)))
+            // Commits take milliseconds: these bytes usually arrive before the first answer.
+            try client.send(ReceiverHarness.request("POST", "/webhooks/orders", body: Array("b\(round)".utf8)))
+            for _ in 0..<2 {
+                let response = try client.readHTTPResponse(timeout: 10)
+                #expect(response.status == 200)
+                ids.append(try #require(deliveryAnswer(response)).id)
+            }
+        }
+        let bodies = try ids.map {
+            try harness.query("SELECT convert_from(body, 'UTF8') FROM deliveries WHERE id = $1", [.text($0)])
+                .string(0, 0)
+        }
+        #expect(bodies == (1...5).flatMap { ["a\($0)", "b\($0)"] })
+    }
+
     @Test func curlWithExpectContinueDelivers200KiB() throws {
         let harness = try ReceiverHarness()
         let directory = try TestCluster.makeReachableDirectory()

@@ -141,6 +141,11 @@ extension Connection {
         let answerPending = !output.isEmpty || closeWhenFlushed
         if (state == .reading && !answerPending && !isPausedForBudget) || state == .lingering || state == .handshaking {
             wanted.insert(.readable)
+        } else if isAwaitingCommit && !answerPending && interest.contains(.readable) {
+            // Lazily: a client normally sends its next request after our answer, so dropping and re-adding
+            // the registration would cost two epoll_ctl calls per request. The first readable event while
+            // the commit is pending (a pipelined request, EOF) drops it then (`handle`).
+            wanted.insert(.readable)
         }
         setInterest(wanted)
     }

@@ -136,6 +136,7 @@ final class Connection: EventHandler {
             // Nothing is read while the commit is pending; a reset or hang-up means nobody will read the
             // answer (the row still commits; the completion is dropped by id).
             if events.contains(.error) || events.contains(.hangup) { return close() }
+            if events.contains(.readable) { setInterest(interest.subtracting(.readable)) }
             if events.contains(.writable) { flush() }
         case .reading:
             // A paused connection reads nothing, so an error or hang-up would be reported again at once.

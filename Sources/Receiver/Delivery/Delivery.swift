@@ -116,10 +116,9 @@ package enum UUIDv7 {
 
     /// A new id for `unixMilliseconds` (only its low 48 bits fit, which last until the year 10889).
     package static func make(unixMilliseconds: UInt64) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let random = generator.next() as UInt64
-        let high = (unixMilliseconds << 16) | 0x7000 | (random & 0x0FFF)
-        let low = ((generator.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+        let (first, second) = SecureRandom.twoWords()
+        let high = (unixMilliseconds << 16) | 0x7000 | (first & 0x0FFF)
+        let low = (second & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
         return format(high: high, low: low)
     }
 

@@ -108,6 +108,11 @@ package final class TLSContext: @unchecked Sendable {
             Int(
                 COpenSSL_SSL_MODE_ENABLE_PARTIAL_WRITE | COpenSSL_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                     | COpenSSL_SSL_MODE_RELEASE_BUFFERS))
+        // Read ahead (as nginx does): one read() fills the record buffer instead of one for each record's
+        // 5-byte header and one for its body. Safe with our reads: a connection reads until SSL_read wants
+        // more bytes from the socket, and resumes (after a commit or a budget pause) by calling it again,
+        // never by waiting for readiness, so bytes OpenSSL already holds are never stranded.
+        COpenSSL_SSL_CTX_set_read_ahead(raw, 1)
         // Session tickets stay on (SPEC: resumption on); the default server session cache stays on too.
         let ok = Self.sessionIDContext.withUnsafeBufferPointer {
             SSL_CTX_set_session_id_context(raw, $0.baseAddress, UInt32($0.count))
