@@ -23,11 +23,12 @@ package enum SecureRandom {
 
         private mutating func refill() {
             words.withUnsafeMutableBytes { buffer in
+                guard let base = buffer.baseAddress else { return }  // 512 bytes: never nil
                 var filled = 0
                 while filled < buffer.count {
                     do {
                         filled += try syscall("getrandom") {
-                            getrandom(buffer.baseAddress! + filled, buffer.count - filled, 0)
+                            getrandom(base + filled, buffer.count - filled, 0)
                         }
                     } catch {
                         // Not expected on Linux ≥ 3.17: the standard library's generator then (it aborts
