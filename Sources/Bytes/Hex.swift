@@ -1,15 +1,17 @@
 /// The one hex encoder: digests, serial numbers, UUIDs, JSON `\u00XX` escapes and hex dumps all use it.
-package enum Hex {
+// Public, for its `@inlinable` generics: Swift 6.3 did not specialise an `@inlinable package` generic in
+// client modules (each delivery's SHA-256 went through the unspecialised `Hex.string`, ≈ 7k instructions).
+public enum Hex {
     /// The hex digit for a value in 0...15 (only the low four bits are used).
     @inlinable
-    package static func digit(_ value: UInt8, uppercase: Bool = false) -> UInt8 {
+    public static func digit(_ value: UInt8, uppercase: Bool = false) -> UInt8 {
         let nibble = value & 0x0F
         return nibble < 10 ? 0x30 + nibble : (uppercase ? 0x41 : 0x61) + nibble - 10
     }
 
     /// Appends two hex digits per byte of `bytes` to `output`.
     @inlinable
-    package static func append(_ bytes: some Sequence<UInt8>, uppercase: Bool = false, to output: inout [UInt8]) {
+    public static func append(_ bytes: some Sequence<UInt8>, uppercase: Bool = false, to output: inout [UInt8]) {
         for byte in bytes {
             output.append(digit(byte >> 4, uppercase: uppercase))
             output.append(digit(byte, uppercase: uppercase))
@@ -18,7 +20,7 @@ package enum Hex {
 
     /// Two hex digits per byte, lower-case unless asked otherwise.
     @inlinable
-    package static func string(_ bytes: some Sequence<UInt8>, uppercase: Bool = false) -> String {
+    public static func string(_ bytes: some Sequence<UInt8>, uppercase: Bool = false) -> String {
         var output: [UInt8] = []
         output.reserveCapacity(bytes.underestimatedCount * 2)
         append(bytes, uppercase: uppercase, to: &output)

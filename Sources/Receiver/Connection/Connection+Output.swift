@@ -134,7 +134,9 @@ extension Connection {
     }
 
     func updateInterest(wantsWrite: Bool = false) {
-        var wanted: EpollEvents = []
+        // Not `[]`: the array-literal init of another module's OptionSet runs SetAlgebra's unspecialised
+        // generic init (≈ 740 instructions, twice per delivery).
+        var wanted = EpollEvents()
         if wantsWrite || !output.isEmpty { wanted.insert(.writable) }
         // While a delivery awaits its commit, stop reading: the next pipelined request waits in the kernel.
         // While an answer is pending, stop reading too (backpressure against clients that do not read).

@@ -231,7 +231,7 @@ final class Connection: EventHandler {
                 // Crumbs of room would let every waiting body trickle on, each resetting its timeout.
                 if limit < ReceiverBudgets.minimumRead {
                     isPausedForBudget = true
-                    setInterest(output.isEmpty ? [] : .writable)
+                    setInterest(output.isEmpty ? EpollEvents() : .writable)
                     break readLoop
                 }
             }
