@@ -13,6 +13,31 @@ struct ConnectionEdgeTests {
         #expect(throws: TLSTestClient.Failure.self) { _ = try client.receive(timeout: 5) }
     }
 
+    /// OpenSSL would send two TLS 1.3 tickets after each handshake, each the whole session (client
+    /// certificate included) encoded and encrypted on the event loop; one is enough to resume.
+    @Test func aTLS13HandshakeIssuesOneSessionTicketThatResumes() throws {
+        let harness = try ReceiverHarness()
+        let files = harness.pki.validClient
+        let directory = try TestPKI.makeTemporaryDirectory(prefix: "webhookd-e2e-ticket")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let session = directory + "/session.pem"
+        func sClient(_ extra: String) throws -> String {
+            // stdin stays open for a second, so the tickets sent after the handshake are read and printed.
+            try TestSupportProcess.run(
+                "/bin/sh",
+                [
+                    "-c",
+                    "sleep 1 | openssl s_client -connect 127.0.0.1:\(harness.port) -tls1_3 -cert '\(files.certificatePath)'"
+                        + " -key '\(files.keyPath)' -CAfile '\(harness.pki.rootCA)' \(extra) 2>&1",
+                ]
+            ).stdout
+        }
+        let first = try sClient("-sess_out '\(session)'")
+        #expect(first.components(separatedBy: "Session Ticket arrived").count - 1 == 1, "\(first)")
+        let second = try sClient("-sess_in '\(session)'")
+        #expect(second.contains("Reused, TLSv1.3"), "\(second)")
+    }
+
     @Test func a404WhoseBodyNeverArrivesGetsExactlyOneAnswerThenTheConnectionCloses() throws {
         let harness = try ReceiverHarness()
         let client = try harness.client(harness.pki.validClient)

@@ -122,6 +122,11 @@ package final class TLSContext: @unchecked Sendable {
         // without the issuer fingerprint the ticket carries (issuer pins would then refuse them). Returns the
         // previous mode; cannot fail.
         _ = COpenSSL_SSL_CTX_set_session_cache_mode(raw, Int(SSL_SESS_CACHE_OFF))
+        // One TLS 1.3 ticket per handshake instead of OpenSSL's two: each is the whole session (client
+        // certificate included) encoded and encrypted, on the event loop; a client resumes with one.
+        guard SSL_CTX_set_num_tickets(raw, 1) == 1 else {
+            throw TLSError.drained(.configuration, "could not set the number of session tickets")
+        }
     }
 
     private func configureIdentity(_ material: TLSServerMaterial) throws(TLSError) {
