@@ -42,16 +42,23 @@ extension TLSContext {
         return 1
     }
 
-    /// Called when a ticket is decrypted: OpenSSL's default decisions (ssl/ssl_sess.c), nothing else.
+    /// Called when a ticket is decrypted: OpenSSL's default decisions (ssl/ssl_sess.c), except that a
+    /// TLS 1.3 resumption with a current ticket issues no new one. The client resumes with the ticket it
+    /// has (carrying the issuer, which a ticket issued on resumption could not: nothing was verified) until
+    /// it expires, and OpenSSL 3.0 encodes, decodes and encrypts the whole session, client certificate
+    /// included, for every ticket it issues (half of a resumed handshake's instructions in callgrind).
     static let decryptTicket:
         @convention(c) (
             OpaquePointer?, OpaquePointer?, UnsafePointer<UInt8>?, Int, Int32, UnsafeMutableRawPointer?
-        ) -> Int32 = { _, _, _, _, status, _ in
+        ) -> Int32 = { ssl, _, _, _, status, _ in
             switch status {
-            case SSL_TICKET_SUCCESS: SSL_TICKET_RETURN_USE
-            case SSL_TICKET_SUCCESS_RENEW: SSL_TICKET_RETURN_USE_RENEW
-            case SSL_TICKET_EMPTY, SSL_TICKET_NO_DECRYPT: SSL_TICKET_RETURN_IGNORE_RENEW
-            default: SSL_TICKET_RETURN_ABORT
+            // OpenSSL 3.0 reports every good TLS 1.3 ticket as "renew" (single-use tickets): ours can only
+            // be decrypted by the context that issued it (new keys on every reload), so it is kept instead.
+            case SSL_TICKET_SUCCESS, SSL_TICKET_SUCCESS_RENEW:
+                if let ssl { _ = SSL_set_num_tickets(ssl, 0) }  // returns 1; 0 only for a NULL ssl
+                return SSL_TICKET_RETURN_USE
+            case SSL_TICKET_EMPTY, SSL_TICKET_NO_DECRYPT: return SSL_TICKET_RETURN_IGNORE_RENEW
+            default: return SSL_TICKET_RETURN_ABORT
             }
         }
 }
