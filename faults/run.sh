@@ -275,15 +275,24 @@ for s in $SCENARIOS; do
         # so interleaved windows and their medians compare like with like; "beside the same load" separates
         # what the limits cost fault-c from what any 200 requests/s more cost it on 2 cores.
         bases=() controls=() besides=()
-        beside() { # first second round label: fault-c for 6 s next to two paced clients, stopped afterwards
-            local first=$1 second=$2 round=$3
+        beside() { # pair round label: fault-c for 6 s next to the pair (same | throttled), stopped afterwards
+            local one two
             rm -f "$SD/stop-others"
-            eval "$first"
-            local one=$!
-            eval "$second"
-            local two=$!
+            if [ "$1" = same ]; then
+                client fault-a "same-rate$2" -c 4 -rate 50 -stop "$SD/stop-others"
+                one=$!
+                client fault-b "same-conn$2" -c 4 -rate 150 -stop "$SD/stop-others"
+                two=$!
+            else
+                # Both paced: a client at its connection limit, not a flood over the connections it got
+                # (that would be load, which a rate limit bounds).
+                client fault-rate "rate$2" -c 4 -rate 150 -backoff 0 -stop "$SD/stop-others"
+                one=$!
+                client fault-conn "conn$2" -c 10 -rate 150 -backoff 100ms -stop "$SD/stop-others"
+                two=$!
+            fi
             sleep 1
-            client fault-c "$4$round" -c 2 -d 6s
+            client fault-c "$3$2" -c 2 -d 6s
             wait $!
             touch "$SD/stop-others"
             wait "$one" "$two" 2>/dev/null || true
@@ -293,13 +302,9 @@ for s in $SCENARIOS; do
             client fault-c "base$round" -c 2 -d 6s
             wait $!
             bases+=("$(val "base$round" p99_ms)")
-            beside "client fault-a same-rate$round -c 4 -rate 50 -stop $SD/stop-others" \
-                "client fault-b same-conn$round -c 4 -rate 150 -stop $SD/stop-others" "$round" control
+            beside same "$round" control
             controls+=("$(val "control$round" p99_ms)")
-            # Both paced: a client at its connection limit, not a flood over the connections it got (that
-            # would be load, which a rate limit bounds).
-            beside "client fault-rate rate$round -c 4 -rate 150 -backoff 0 -stop $SD/stop-others" \
-                "client fault-conn conn$round -c 10 -rate 150 -backoff 100ms -stop $SD/stop-others" "$round" unaffected
+            beside throttled "$round" unaffected
             besides+=("$(val "unaffected$round" p99_ms)")
         done
         stop_load
