@@ -19,6 +19,22 @@ struct BytesTests {
         #expect(!UTF8Scalars.all([0xED, 0xA0, 0x80]))  // an encoded surrogate
         #expect(!UTF8Scalars.all(Array("a\u{1}b".utf8)) { $0.value >= 0x20 })
     }
+
+    @Test func sameBytesComparesEncodingsNotCanonicalEquivalence() {
+        let composed = "caf\u{E9}"  // NFC é
+        let decomposed = "cafe\u{301}"  // NFD e + combining acute: == in Swift, other bytes
+        #expect(composed == decomposed)
+        #expect(!UTF8Scalars.sameBytes(composed, decomposed))
+        #expect(UTF8Scalars.sameBytes(composed, "caf" + "\u{E9}"))
+        #expect(UTF8Scalars.sameBytes("", ""))
+        #expect(!UTF8Scalars.sameBytes("acme", "acm"))
+        #expect(!UTF8Scalars.sameBytes("acme-bank", "acme-banK"))
+        // Small (inline) and large (heap) strings, equal and differing in the last byte.
+        let long = String(repeating: "partner-", count: 8)
+        #expect(UTF8Scalars.sameBytes(long + "x", String(long + "x")))
+        #expect(!UTF8Scalars.sameBytes(long + "x", long + "y"))
+        #expect(!UTF8Scalars.sameBytes("a\u{0}b", "a\u{0}c"))  // a NUL does not end the comparison
+    }
 }
 
 @Suite("UTF-8 fast path")

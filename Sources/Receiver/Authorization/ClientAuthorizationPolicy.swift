@@ -1,3 +1,4 @@
+import Bytes
 package import TLS
 
 /// One client's registry row, as the authorization decision needs it (the `clients` table's `enabled`,
@@ -78,7 +79,7 @@ package enum ClientAuthorizationPolicy {
     /// Whether `clientID` is the certificate's one CN (byte-for-byte, as SPEC compares identities).
     private static func isIdentity(of certificate: PeerCertificate, _ clientID: String) -> Bool {
         certificate.commonNames.count == 1 && !certificate.cnContainsNUL
-            && certificate.commonNames[0].utf8.elementsEqual(clientID.utf8)
+            && UTF8Scalars.sameBytes(certificate.commonNames[0], clientID)
     }
 
     /// The same decision as `authorize`, as one `explain` step per rule: `registered`, `enabled`, `endpoint`

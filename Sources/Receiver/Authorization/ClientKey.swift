@@ -1,3 +1,5 @@
+import Bytes
+
 /// A client id as a dictionary key, compared byte for byte. Swift `String` equality is canonical
 /// equivalence, so the NFC and NFD spellings of one name would be one key — while PostgreSQL and the
 /// certificate CN check compare bytes. Two registered ids that differ in bytes stay two clients.
@@ -10,7 +12,7 @@ package struct ClientKey: Hashable, Sendable, ExpressibleByStringLiteral, Custom
     package var description: String { id }
 
     package static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.id.utf8.elementsEqual(rhs.id.utf8)
+        UTF8Scalars.sameBytes(lhs.id, rhs.id)
     }
 
     package func hash(into hasher: inout Hasher) {
