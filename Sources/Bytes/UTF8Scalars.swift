@@ -1,6 +1,7 @@
 import Glibc
 
-/// The one UTF-8 validator: walks `bytes` as Unicode scalars and stops at the first invalid sequence.
+/// The one UTF-8 validator: walks `bytes` as Unicode scalars and stops at the first invalid sequence. Also
+/// the one byte-for-byte string comparison (`sameBytes`), for identities.
 ///
 /// `@inlinable` so callers in other modules get it specialised for their sequence type: unspecialised,
 /// every byte went through generic witness calls and an allocation (a third of the receiver's CPU per
