@@ -109,6 +109,8 @@ dsync_ms=$(dd if=/dev/zero of="$work/dsync.probe" bs=8k count=200 oflag=dsync 2>
     awk '/copied/ {for (i = 1; i <= NF; i++) if ($i ~ /^s,?$/) t = $(i - 1)} END {printf "%.2f", 1000 * t / 200}')
 rm -f "$work/dsync.probe"
 PGPORT=$(sed -n 4p "$DATA/postgres/postmaster.pid")
+pgq() { PGPASSFILE="$DATA/pgpass" psql -X -h 127.0.0.1 -p "$PGPORT" -U webhookd webhookd -Atc "$1"; }
+wal() { pgq "SELECT wal_bytes::bigint, wal_fpi FROM pg_stat_wal" | tr '|' ' '; } # bytes, full-page images
 
 # nginx, same certificates, TLS 1.3, session cache and tickets on; a connection takes at most 1,000
 # requests, as webhookd's do (docs/reference.md), so both pay the same reconnects.
@@ -165,6 +167,7 @@ phase() { # label server c duration [loadgen flags...]: one loadgen window, its 
         b0=$(metric webhookd_commit_batch_size_sum); n0=$(metric webhookd_commit_batch_size_count)
         s0=$(metric webhookd_commit_seconds_sum)
         f0=$(metric 'webhookd_commit_seconds_bucket{le="0.0025"}'); t0=$(metric 'webhookd_commit_seconds_bucket{le="0.01"}')
+        read -r wb0 wf0 <<<"$(wal)"
     else
         url="https://127.0.0.1:$NG_PORT/bench"
         cpu=(-cpu "nginx=tree:$NG")
@@ -187,12 +190,17 @@ phase() { # label server c duration [loadgen flags...]: one loadgen window, its 
         b1=$(metric webhookd_commit_batch_size_sum); n1=$(metric webhookd_commit_batch_size_count)
         s1=$(metric webhookd_commit_seconds_sum)
         f1=$(metric 'webhookd_commit_seconds_bucket{le="0.0025"}'); t1=$(metric 'webhookd_commit_seconds_bucket{le="0.01"}')
+        sleep 1 # backends report WAL statistics at most once a second
+        read -r wb1 wf1 <<<"$(wal)"
         # The share of commits slower than 2.5 ms and 10 ms (webhookd's commit_seconds histogram): a request
         # waits for its commit, so at c=1 (one row per commit) more than 1 % over a bound puts the p99 above it;
         # with batches the share is per commit, not per request (a slow commit may carry more rows).
         line="$line $(awk -v b="$((b1 - b0))" -v n="$(awk -v a="$n1" -v b="$n0" 'BEGIN{print a-b}')" \
             -v s="$(awk -v a="$s1" -v b="$s0" 'BEGIN{print a-b}')" -v f="$((f1 - f0))" -v t="$((t1 - t0))" \
             'BEGIN {if (n > 0) printf "commits=%d batch_rows=%.1f commit_ms=%.2f commits_over_2.5ms_pct=%.1f commits_over_10ms_pct=%.1f", n, b / n, 1000 * s / n, 100 * (n - f) / n, 100 * (n - t) / n; else print "commits=0"}')"
+        # WAL written per committed row (pg_stat_wal): what each delivery costs in write() and fsync.
+        line="$line $(awk -v b="$((b1 - b0))" -v w="$((wb1 - wb0))" -v p="$((wf1 - wf0))" \
+            'BEGIN {if (b > 0) printf "wal_bytes_per_row=%.0f wal_fpi_per_row=%.3f", w / b, p / b}')"
     fi
     echo "$line" >>"$RESULTS"
     printf '  %-9s %-20s %s/s\n' "$server" "$label" "$(get "$server/$label" rps)" >&2
@@ -210,11 +218,10 @@ for s in webhookd nginx; do phase handshake-full "$s" "$HS_CONCURRENCY" "$HS_DUR
 for s in webhookd nginx; do phase handshake-resumed "$s" "$HS_CONCURRENCY" "$HS_DURATION" -keepalive=false -resume; done
 
 # The deliveries table must hold exactly the 200s counted (the id of every request is unique).
-stored=$(PGPASSFILE="$DATA/pgpass" psql -X -h 127.0.0.1 -p "$PGPORT" -U webhookd webhookd -Atc "SELECT count(*) FROM deliveries")
+stored=$(pgq "SELECT count(*) FROM deliveries")
 # How the rows are stored: bytes per row in the heap and in TOAST (out-of-line values cost PostgreSQL a
 # second heap insert and an index insert each).
-storage=$(PGPASSFILE="$DATA/pgpass" psql -X -h 127.0.0.1 -p "$PGPORT" -U webhookd webhookd -Atc \
-    "SELECT format('%s B per row in the heap, %s B in TOAST; row size %s B (avg over 1000 rows)',
+storage=$(pgq "SELECT format('%s B per row in the heap, %s B in TOAST; row size %s B (avg over 1000 rows)',
                    pg_relation_size('deliveries') / greatest(count(*), 1),
                    pg_relation_size((SELECT reltoastrelid FROM pg_class WHERE relname = 'deliveries')) / greatest(count(*), 1),
                    (SELECT avg(pg_column_size(d.*))::int FROM (SELECT * FROM deliveries LIMIT 1000) AS d))
@@ -249,6 +256,8 @@ sum() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a + b}'; }
             "$(ratio "$(sum "$(get "webhookd/keepalive-$c" webhookd_us)" "$(get "webhookd/keepalive-$c" postgres_us)")" "$(get "nginx/keepalive-$c" nginx_us)")" \
             "$(get "webhookd/keepalive-$c" commits)" "$(get "webhookd/keepalive-$c" batch_rows)" "$(get "webhookd/keepalive-$c" commit_ms)" \
             "$(get "webhookd/keepalive-$c" commits_over_2.5ms_pct)" "$(get "webhookd/keepalive-$c" commits_over_10ms_pct)"
+        printf '%-16s WAL per delivery: %s B, %s full-page images\n' "" \
+            "$(get "webhookd/keepalive-$c" wal_bytes_per_row)" "$(get "webhookd/keepalive-$c" wal_fpi_per_row)"
     done
     echo
     echo "handshakes, one POST per new connection, c=$HS_CONCURRENCY"

@@ -24,6 +24,10 @@ struct EmbeddedClusterTests {
             TestCluster.serverPID(dataDirectory: directory) == serverPID, "the second start must not start a server")
         #expect(second.psqlCommand.contains(String(second.port)))
         #expect(try query(second, "SELECT current_database()") == EmbeddedCluster.database)
+        // Shipped settings apply beside the test's own (fsync off here, on as shipped).
+        #expect(try query(second, "SHOW wal_init_zero") == "off")
+        #expect(try query(second, "SHOW fsync") == "off")
+        #expect(try query(second, "SHOW listen_addresses") == "127.0.0.1")
 
         first.release()
         first.release()  // idempotent
