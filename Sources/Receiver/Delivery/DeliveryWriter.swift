@@ -111,8 +111,10 @@ package final class DeliveryWriter: Sendable {
         while true {
             if state.withLock({ $0.abandoning }) { break }
             // Withdrawn tickets (their connection already answered 503 or went away) are never written.
-            let batch = queue.drain(max: maxBatch, budget: maxBatchBytes) { $0.delivery.body.count }
-                .filter { $0.claim.take() }
+            // In place (a filter would copy every ticket, retaining each of its delivery's strings): each
+            // ticket's claim is taken exactly once.
+            var batch = queue.drain(max: maxBatch, budget: maxBatchBytes) { $0.delivery.body.count }
+            batch.removeAll { !$0.claim.take() }
             if batch.isEmpty {
                 if state.withLock({ $0.stopping }) && queue.count == 0 { break }
                 if queue.count == 0 { _ = signal.wait(timeout: .milliseconds(500)) }
@@ -125,8 +127,9 @@ package final class DeliveryWriter: Sendable {
                 wasConnected = session.isConnected
                 state.withLock { $0.connected += wasConnected ? 1 : -1 }
             }
-            for (ticket, outcome) in zip(batch, outcomes) {
-                ticket.replies.push(DeliveryCompletion(connectionID: ticket.connectionID, outcome: outcome))
+            for index in batch.indices {
+                batch[index].replies.push(
+                    DeliveryCompletion(connectionID: batch[index].connectionID, outcome: outcomes[index]))
             }
         }
         session.close()
